@@ -1,0 +1,130 @@
+"""Sessions named for what a user wants to do: `nox -s tests`, `nox -s reproduce_table4`, ...
+
+Every session that needs torch runs in ONE project environment, `.nox/suite`, created once and
+reinstalled only when pyproject.toml or constraints.txt change (torch alone is ~5.5 GB; one copy
+per session would waste minutes and disk). pip installs it against constraints.txt, which pins
+the tested stack (torch 2.14.1 + torchvision 0.29.1 from the machine's package index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+SUITE = ROOT / ".nox" / "suite"
+SUITE_PYTHON = SUITE / "bin" / "python"
+STAMP = SUITE / ".mlp-repro-stamp"
+CONSTRAINTS = ROOT / "constraints.txt"
+
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "none"
+
+
+def _install_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", CONSTRAINTS):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite(session: nox.Session) -> str:
+    """Create or refresh the shared project environment; return its python."""
+    fingerprint = _install_fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint and SUITE_PYTHON.exists():
+        return str(SUITE_PYTHON)
+    session.log(f"building the shared environment {SUITE} (torch is large: about a minute)")
+    if not SUITE_PYTHON.exists():
+        session.run(sys.executable, "-m", "venv", str(SUITE), external=True)
+    pip = [str(SUITE_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    session.run(*pip, "-c", str(CONSTRAINTS), "-e", f"{ROOT}[dev]", external=True)
+    STAMP.write_text(fingerprint)
+    return str(SUITE_PYTHON)
+
+
+def run_in_suite(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    python = suite(session)
+    session.run(python, *args, external=True, env=env)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The default test run (CPU, a few minutes): everything but slow, Slurm and GPU tests."""
+    run_in_suite(
+        session, "-m", "pytest", "-m", "not slow and not slurm", "-q", *session.posargs
+    )
+
+
+@nox.session
+def slow_tests(session: nox.Session) -> None:
+    """Tests marked slow: full-size runs that take longer than the default run should."""
+    run_in_suite(session, "-m", "pytest", "-m", "slow and not slurm", "-q", *session.posargs)
+
+
+@nox.session
+def slurm_tests(session: nox.Session) -> None:
+    """Start a single-node Slurm (root, Debian), run the Slurm-marked tests, stop the daemons.
+
+    Installs slurm-wlm, munge, slurmdbd and mariadb-server with apt-get the first time.
+    """
+    python = suite(session)
+    cluster = str(ROOT / "tests" / "slurm" / "cluster.sh")
+    session.run("bash", cluster, "install", external=True)
+    session.run("bash", cluster, "start", external=True)
+    try:
+        session.run(python, "-m", "pytest", "-m", "slurm", "-q", *session.posargs, external=True)
+    finally:
+        session.run("bash", cluster, "stop", external=True)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    python = suite(session)
+    session.run(python, "-m", "ruff", "check", ".", external=True)
+    session.run(python, "-m", "ruff", "format", "--check", ".", external=True)
+
+
+@nox.session
+def reproduce_table4(session: nox.Session) -> None:
+    """The main job: measure Table 4 (params, FLOPs, batch-32 throughput) on this device.
+
+    Arguments after `--` pass through, e.g. `nox -s reproduce_table4 -- --device cuda --amp bf16`.
+    """
+    run_in_suite(session, "-m", "reproduce", "table4", *session.posargs)
+
+
+@nox.session
+def reproduce_tables(session: nox.Session) -> None:
+    """Regenerate Tables 2, 3, 5-9, the consistency report and Figure 1 (CPU, minutes)."""
+    run_in_suite(session, "-m", "reproduce", "tables", *session.posargs)
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Launch a training config through submitit: `nox -s train -- <config> [--executor ...]`."""
+    run_in_suite(session, "-m", "reproduce", "train", *session.posargs)
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """pytest-benchmark over the mixing op and blocks, then the fast-path ratio report."""
+    env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))}
+    run_in_suite(
+        session,
+        "-m",
+        "pytest",
+        "benchmarks",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
+        "--benchmark-autosave",
+        "--benchmark-storage",
+        str(ROOT / "results" / "benchmarks"),
+        *session.posargs,
+        env=env,
+    )
