@@ -6,4 +6,4 @@ Importing this package registers every name with timm, so ``timm.create_model(na
 
 from models.registry import check_model_name, create_model, list_models, load_checkpoint
 
-__all__ = ["create_model", "list_models", "load_checkpoint", "check_model_name"]
+__all__ = ["check_model_name", "create_model", "list_models", "load_checkpoint"]

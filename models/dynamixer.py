@@ -25,7 +25,7 @@ from models.hierarchical import HierarchicalMixer, hierarchical_cfg, square_size
 
 MIXING_METHODS = ("dynamic", "random", "dense")
 
-__all__ = ["DynaMixerOp", "DynaMixerBlock", "DynaMixerConfig", "MIXING_METHODS"]
+__all__ = ["MIXING_METHODS", "DynaMixerBlock", "DynaMixerConfig", "DynaMixerOp"]
 
 
 class DynaMixerOp(nn.Module):
@@ -156,13 +156,15 @@ class DynaMixerBlock(nn.Module):
         return outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, H, W, C = x.shape
+        B, C = x.shape[0], x.shape[-1]
         outputs = self.branches(x)
         total = outputs[0]
         for y in outputs[1:]:
             total = total + y
         if self.reweight is not None:
-            pooled = total.mean(dim=(1, 2))
+            # Pool exactly as the official code does (a contiguous copy first), so outputs are
+            # bit-identical to it; a strided mean reduces in another order (~1e-7 apart).
+            pooled = total.permute(0, 3, 1, 2).flatten(2).mean(2)
             weights = self.reweight(pooled).reshape(B, C, len(outputs)).permute(2, 0, 1)
             weights = weights.softmax(dim=0).unsqueeze(2).unsqueeze(2)
             total = outputs[0] * weights[0]
@@ -234,8 +236,8 @@ def resolve(
         else:
             if not isinstance(segment_dim, int) or isinstance(segment_dim, bool) or segment_dim < 1:
                 raise ValueError(
-                    f"segment_dim must be a positive int, or None / {ONE_SEGMENT!r} for one segment; "
-                    + f"got {segment_dim!r}"
+                    "segment_dim must be a positive int, or None / "
+                    + f"{ONE_SEGMENT!r} for one segment; got {segment_dim!r}"
                 )
             bad = [d for d in config.embed_dims if d % segment_dim]
             if bad:
@@ -247,8 +249,8 @@ def resolve(
                     }
                 )
                 raise ValueError(
-                    f"segment_dim={segment_dim} does not divide the stage widths {list(config.embed_dims)}; "
-                    + f"accepted: None or {ONE_SEGMENT!r} (one segment) or one of {accepted}"
+                    f"segment_dim={segment_dim} does not divide the stage widths "
+                    + f"{list(config.embed_dims)}; accepted: None or {ONE_SEGMENT!r} (one segment) or one of {accepted}"
                 )
             ablations["num_segments"] = tuple(d // segment_dim for d in config.embed_dims)
     config = replace(config, **ablations)

@@ -70,7 +70,7 @@ def _unwrap_state_dict(checkpoint: Any) -> Mapping[str, torch.Tensor]:
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load weights strictly; on any mismatch raise listing missing, unexpected and mis-shaped keys."""
+    """Load weights strictly; on a mismatch raise listing missing, unexpected, mis-shaped keys."""
     checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
     state_dict = _unwrap_state_dict(checkpoint)
     own = model.state_dict()

@@ -16,7 +16,7 @@ from torch import nn
 
 from models.hierarchical import HierarchicalMixer, hierarchical_cfg
 
-__all__ = ["WeightedPermuteMLP", "VisionPermutator"]
+__all__ = ["VisionPermutator", "WeightedPermuteMLP"]
 
 
 class WeightedPermuteMLP(nn.Module):
