@@ -250,7 +250,8 @@ def resolve(
                 )
                 raise ValueError(
                     f"segment_dim={segment_dim} does not divide the stage widths "
-                    + f"{list(config.embed_dims)}; accepted: None or {ONE_SEGMENT!r} (one segment) or one of {accepted}"
+                    + f"{list(config.embed_dims)}; accepted: None or {ONE_SEGMENT!r} "
+                    + f"(one segment) or one of {accepted}"
                 )
             ablations["num_segments"] = tuple(d // segment_dim for d in config.embed_dims)
     config = replace(config, **ablations)
