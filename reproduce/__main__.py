@@ -1,4 +1,4 @@
-"""Command line: ``python -m reproduce {table4,tables,train} [options]`` (what nox sessions call)."""
+"""Command line: ``python -m reproduce {table4,tables,train} [options]``, as nox calls it."""
 
 from __future__ import annotations
 
