@@ -1,0 +1,437 @@
+"""Measure one model: parameter count, FLOPs and inference throughput.
+
+Three small functions, each returning a frozen record that says what was measured and where:
+
+* :func:`count_params` and :func:`count_flops` build the model on PyTorch's ``meta`` device
+  (shapes only: no memory, no initialisation, no arithmetic), so counting even the largest model
+  takes about a second. Both counts depend on shapes alone, so they equal those of a real model.
+* :func:`measure_throughput` builds the real model on the requested device and times repeated
+  batches with timm's benchmark discipline: eval mode, inference mode, warm-up batches, device
+  synchronisation around every timed batch, and the median of the timed batches with its spread.
+
+Every argument is checked by :func:`validate` before any model is built, so a bad device,
+precision, batch size or model name fails in milliseconds with a message naming the bad value.
+This module knows nothing of the paper; ``reproduce/`` decides what to measure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import io
+import os
+import platform
+import statistics
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+import torch
+from ptflops import get_model_complexity_info
+from torch import nn
+from tqdm.auto import tqdm
+
+from models import check_model_name, create_model
+
+__all__ = [
+    "AMP_DTYPES",
+    "DEVICES",
+    "Environment",
+    "FlopCount",
+    "ModelSpec",
+    "ParamCount",
+    "Throughput",
+    "ThroughputSettings",
+    "count_flops",
+    "count_params",
+    "describe_environment",
+    "flatten",
+    "measure_throughput",
+    "validate",
+]
+
+#: Device types ``measure_throughput`` accepts ("cuda" may carry an index: "cuda:1").
+DEVICES = ("cpu", "cuda")
+#: Mixed-precision (autocast) dtypes, by the names the command line uses. GPU only.
+AMP_DTYPES: Mapping[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: The device the counting functions build on: shapes only, no storage, no arithmetic.
+COUNTING_DEVICE = "meta"
+DEFAULT_INPUT_SIZE = (3, 224, 224)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo model by name plus keyword overrides (ablations); checked when constructed."""
+
+    name: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_model_name(self.name)
+        object.__setattr__(self, "overrides", dict(self.overrides))  # a plain, picklable copy
+
+    @classmethod
+    def of(cls, model: ModelSpec | str) -> ModelSpec:
+        """Accept a spec or a bare zoo name."""
+        return model if isinstance(model, ModelSpec) else cls(model)
+
+    @property
+    def label(self) -> str:
+        """``name`` or ``name(key=value, ...)``: how tables and logs name this model."""
+        if not self.overrides:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.overrides.items())})"
+
+    def build(self) -> nn.Module:
+        """A fresh model, in eval mode, on the current default device."""
+        return create_model(self.name, **dict(self.overrides)).eval()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where and with which libraries a measurement was made."""
+
+    device: str  # "cpu", "cuda:0", or "meta" for shape-only counting
+    device_name: str  # the CPU model from /proc/cpuinfo, or the GPU's name
+    threads: int  # torch.get_num_threads(): intra-op CPU threads
+    cpu_count: int  # os.cpu_count() of the machine
+    torch_version: str
+    timm_version: str
+    ptflops_version: str
+    python_version: str
+    date: str  # ISO 8601, UTC, to the second
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """The number of parameters (weights and biases; buffers excluded) of one model."""
+
+    model: str
+    overrides: Mapping[str, Any]
+    params: int
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """Multiply-accumulates of one forward pass of one image, as ptflops' aten backend counts.
+
+    The aten backend counts matrix products and convolutions at the dispatcher, so it sees the
+    ``matmul`` of a dynamically generated mixing matrix that module hooks miss. Element-wise
+    ops, softmax and normalisation count zero. The paper's "FLOPs" are these MACs.
+    """
+
+    model: str
+    overrides: Mapping[str, Any]
+    input_size: tuple[int, ...]
+    macs: int
+    counter: str  # e.g. "ptflops 0.7.5, aten backend"
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class ThroughputSettings:
+    """How to time a model: device, batch, precision and the optional fast paths."""
+
+    device: str = "cpu"
+    batch_size: int = 32
+    input_size: tuple[int, ...] = DEFAULT_INPUT_SIZE
+    amp: str | None = None  # None (fp32) or a key of AMP_DTYPES; GPU only
+    channels_last: bool = False
+    compile: bool = False  # torch.compile before warm-up (the first warm-up batch compiles)
+    warmup: int = 1
+    iters: int = 3
+
+    @property
+    def precision(self) -> str:
+        """ "fp32", "amp-bf16" or "amp-fp16"."""
+        return "fp32" if self.amp is None else f"amp-{self.amp}"
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Images per second of one model at one setting: every timed batch and their summary."""
+
+    model: str
+    overrides: Mapping[str, Any]
+    batch_size: int
+    input_size: tuple[int, ...]
+    precision: str  # "fp32", "amp-bf16", "amp-fp16"
+    channels_last: bool
+    compiled: bool
+    warmup: int
+    iters: int
+    batch_seconds: tuple[float, ...]  # wall time of each timed batch, synchronised
+    median_images_per_s: float
+    min_images_per_s: float
+    max_images_per_s: float
+    load_average_before: float | None  # 1-minute load average: was the machine busy?
+    load_average_after: float | None
+    environment: Environment
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+
+
+@cache
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe_environment(device: str = "cpu") -> Environment:
+    """The provenance of a measurement made now on ``device``."""
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda":
+        index = (
+            torch_device.index if torch_device.index is not None else torch.cuda.current_device()
+        )
+        device_name = torch.cuda.get_device_name(index)
+        device = f"cuda:{index}"
+    elif torch_device.type == COUNTING_DEVICE:
+        device_name = "meta (shapes only)"
+    else:
+        device_name = _cpu_name()
+    return Environment(
+        device=device,
+        device_name=device_name,
+        threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count() or 1,
+        torch_version=torch.__version__,
+        timm_version=_version("timm"),
+        ptflops_version=_version("ptflops"),
+        python_version=platform.python_version(),
+        date=datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+    )
+
+
+def flatten(record: ParamCount | FlopCount | Throughput) -> dict[str, Any]:
+    """A record as one flat dict (its environment's fields inlined), for CSV and DataFrames."""
+    row = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    environment = row.pop("environment")
+    row["overrides"] = dict(row["overrides"])
+    return {**row, **dataclasses.asdict(environment)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: every bad argument fails here, before a model is built.
+
+
+def _check_positive_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+
+
+def validate(
+    settings: ThroughputSettings,
+    models: Iterable[ModelSpec | str] = (),
+    check_device_available: bool = True,
+) -> None:
+    """Raise a ValueError naming the first bad setting or unknown model name.
+
+    ``check_device_available=False`` skips only the "is there a GPU here" check, for settings
+    that will run on another machine (a Slurm job validates again where it runs).
+    """
+    for model in models:
+        if not isinstance(model, ModelSpec):
+            check_model_name(model)
+    try:
+        device = torch.device(settings.device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"unknown device {settings.device!r}; accepted: {', '.join(DEVICES)} (or cuda:N)"
+        ) from None
+    if device.type not in DEVICES:
+        raise ValueError(
+            f"unknown device {settings.device!r}; accepted: {', '.join(DEVICES)} (or cuda:N)"
+        )
+    if device.type == "cuda" and check_device_available:
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {settings.device!r} was asked for but CUDA is not available here "
+                + f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); "
+                + "use --device cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {settings.device!r} does not exist: "
+                + f"{torch.cuda.device_count()} CUDA device(s) visible"
+            )
+    if settings.amp is not None:
+        if settings.amp not in AMP_DTYPES:
+            raise ValueError(
+                f"unknown AMP dtype {settings.amp!r}; accepted: {', '.join(AMP_DTYPES)} "
+                + "(or none for fp32)"
+            )
+        if device.type != "cuda":
+            raise ValueError(
+                f"AMP ({settings.amp}) is for GPUs: it was asked for on device "
+                + f"{settings.device!r}. Measure fp32 on the CPU (drop --amp), or use --device cuda"
+            )
+    _check_positive_int("batch_size", settings.batch_size, 1)
+    _check_positive_int("iters", settings.iters, 1)
+    _check_positive_int("warmup", settings.warmup, 0)
+    if settings.compile and settings.warmup < 1:
+        raise ValueError("compile=True needs warmup >= 1: the first batch compiles the model")
+    size = tuple(settings.input_size)
+    if len(size) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
+        raise ValueError(f"input_size must be (channels, height, width) > 0; got {size!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting (meta device: shapes only)
+
+
+def _build_on_meta(spec: ModelSpec) -> nn.Module:
+    with torch.device(COUNTING_DEVICE):
+        return spec.build()
+
+
+def count_params(model: ModelSpec | str) -> ParamCount:
+    """Count the parameters of a zoo model (built on the meta device: fast, no memory)."""
+    spec = ModelSpec.of(model)
+    net = _build_on_meta(spec)
+    return ParamCount(
+        model=spec.name,
+        overrides=spec.overrides,
+        params=sum(p.numel() for p in net.parameters()),
+        environment=describe_environment(COUNTING_DEVICE),
+    )
+
+
+def count_flops(
+    model: ModelSpec | str, input_size: tuple[int, ...] = DEFAULT_INPUT_SIZE
+) -> FlopCount:
+    """Multiply-accumulates of one forward pass at batch 1, by ptflops' aten backend."""
+    spec = ModelSpec.of(model)
+    size = tuple(input_size)
+    net = _build_on_meta(spec)
+    log = io.StringIO()
+    with torch.no_grad():
+        macs, _ = get_model_complexity_info(
+            net,
+            size,
+            as_strings=False,
+            print_per_layer_stat=False,
+            backend="aten",
+            ost=log,
+        )
+    if macs is None:  # ptflops prints the exception and returns None instead of raising
+        raise RuntimeError(
+            f"ptflops could not count {spec.label} at input {size}: {log.getvalue()}"
+        )
+    return FlopCount(
+        model=spec.name,
+        overrides=spec.overrides,
+        input_size=size,
+        macs=int(macs),
+        counter=f"ptflops {_version('ptflops')}, aten backend",
+        environment=describe_environment(COUNTING_DEVICE),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def measure_throughput(
+    model: ModelSpec | str,
+    settings: ThroughputSettings = ThroughputSettings(),  # frozen, so a shared default is safe
+    progress: bool = False,
+) -> Throughput:
+    """Time ``settings.iters`` batches after ``settings.warmup`` untimed ones; images per second.
+
+    Eval mode and ``torch.inference_mode``; random inputs (the models' cost does not depend on
+    values); each timed batch is bracketed by device synchronisation. ``progress`` shows a bar
+    over the batches.
+    """
+    spec = ModelSpec.of(model)
+    validate(settings, [spec])
+    device = torch.device(settings.device)
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    net = spec.build().to(device)
+    images = torch.randn(settings.batch_size, *settings.input_size, device=device)
+    if settings.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    forward = torch.compile(net) if settings.compile else net
+    autocast = (
+        torch.autocast(device.type, dtype=AMP_DTYPES[settings.amp])
+        if settings.amp is not None
+        else contextlib.nullcontext()
+    )
+
+    batch_seconds: list[float] = []
+    bar = tqdm(
+        total=settings.warmup + settings.iters,
+        desc=f"{spec.label} (warm-up)",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    load_before = _load_average()
+    with bar, torch.inference_mode(), autocast:
+        for _ in range(settings.warmup):
+            forward(images)
+            synchronize()
+            bar.update()
+        bar.set_description(spec.label)
+        for _ in range(settings.iters):
+            synchronize()
+            start = time.perf_counter()
+            forward(images)
+            synchronize()
+            batch_seconds.append(time.perf_counter() - start)
+            bar.update()
+            bar.set_postfix(img_s=f"{settings.batch_size / batch_seconds[-1]:.1f}")
+    load_after = _load_average()
+
+    rates = [settings.batch_size / s for s in batch_seconds]
+    return Throughput(
+        model=spec.name,
+        overrides=spec.overrides,
+        batch_size=settings.batch_size,
+        input_size=tuple(settings.input_size),
+        precision=settings.precision,
+        channels_last=settings.channels_last,
+        compiled=settings.compile,
+        warmup=settings.warmup,
+        iters=settings.iters,
+        batch_seconds=tuple(batch_seconds),
+        median_images_per_s=statistics.median(rates),
+        min_images_per_s=min(rates),
+        max_images_per_s=max(rates),
+        load_average_before=load_before,
+        load_average_after=load_after,
+        environment=describe_environment(str(device)),
+    )

@@ -1,0 +1,168 @@
+"""benchmarks.measure: FLOPs of the nine models, record provenance, and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+
+import pytest
+import torch
+from ptflops import get_model_complexity_info
+
+import benchmarks.measure as measure
+from benchmarks.measure import (
+    FlopCount,
+    ModelSpec,
+    ParamCount,
+    Throughput,
+    ThroughputSettings,
+    count_flops,
+    count_params,
+    flatten,
+    measure_throughput,
+    validate,
+)
+from models import create_model
+
+# Reference multiply-accumulates at 224x224, batch 1, in GMACs. These are not paper figures:
+# they were measured with ptflops 0.7.5 (aten backend) on the authors' official
+# implementations, and our models must match them within 1%.
+EXPECTED_GMACS = [
+    ("dynamixer_s", 7.32),
+    ("dynamixer_m", 17.00),
+    ("dynamixer_l", 27.38),
+    ("vip_s7", 6.91),
+    ("vip_m7", 16.31),
+    ("vip_l7", 24.37),
+    ("resmlp_s12", 3.01),
+    ("resmlp_s24", 5.96),
+    ("resmlp_b24", 23.03),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), EXPECTED_GMACS, ids=[n for n, _ in EXPECTED_GMACS])
+def test_flops_within_one_percent_of_the_official_implementations(
+    name: str, expected: float
+) -> None:
+    got = count_flops(name).macs / 1e9
+    assert abs(got - expected) <= 0.01 * expected, (
+        f"{name}: expected {expected:.2f} GMACs (+-1%), got {got:.4f} GMACs "
+        + f"({100 * (got / expected - 1):+.2f}%)"
+    )
+
+
+def test_counting_on_the_meta_device_equals_counting_a_real_model() -> None:
+    torch.manual_seed(0)
+    real = create_model("resmlp_s12").eval()
+    with torch.no_grad():
+        macs, params = get_model_complexity_info(
+            real, (3, 224, 224), as_strings=False, print_per_layer_stat=False, backend="aten"
+        )
+    assert count_flops("resmlp_s12").macs == macs
+    assert count_params("resmlp_s12").params == params == sum(p.numel() for p in real.parameters())
+
+
+def _assert_environment(environment: measure.Environment, device: str) -> None:
+    assert environment.device == device
+    assert environment.device_name
+    assert environment.threads >= 1 and environment.cpu_count >= 1
+    assert environment.torch_version == torch.__version__
+    assert re.fullmatch(r"\d+\.\d+.*", environment.timm_version)
+    assert environment.ptflops_version == "0.7.5"
+    date = datetime.datetime.fromisoformat(environment.date)
+    assert date.tzinfo is not None
+    assert abs(datetime.datetime.now(datetime.UTC) - date) < datetime.timedelta(minutes=10)
+
+
+def test_count_records_carry_model_overrides_and_provenance() -> None:
+    spec = ModelSpec("dynamixer_s", {"reduced_dim": 4})
+    params = count_params(spec)
+    flops = count_flops(spec)
+    assert isinstance(params, ParamCount) and isinstance(flops, FlopCount)
+    assert params.model == flops.model == "dynamixer_s"
+    assert params.overrides == flops.overrides == {"reduced_dim": 4}
+    assert params.params > count_params("dynamixer_s").params  # d = 4 generates bigger layers
+    assert flops.input_size == (3, 224, 224)
+    assert flops.counter == "ptflops 0.7.5, aten backend"
+    _assert_environment(params.environment, "meta")
+    flat = flatten(params)
+    assert flat["params"] == params.params and flat["device"] == "meta"
+    assert "environment" not in flat and flat["torch_version"] == torch.__version__
+
+
+def test_throughput_record_fields() -> None:
+    settings = ThroughputSettings(batch_size=1, warmup=0, iters=3)
+    record = measure_throughput("resmlp_s12", settings)
+    assert isinstance(record, Throughput)
+    assert (record.model, record.overrides, record.batch_size) == ("resmlp_s12", {}, 1)
+    assert record.input_size == (3, 224, 224)
+    assert (record.precision, record.channels_last, record.compiled) == ("fp32", False, False)
+    assert (record.warmup, record.iters, len(record.batch_seconds)) == (0, 3, 3)
+    rates = sorted(1 / s for s in record.batch_seconds)
+    assert record.min_images_per_s == pytest.approx(rates[0])
+    assert record.median_images_per_s == pytest.approx(rates[1])
+    assert record.max_images_per_s == pytest.approx(rates[2])
+    _assert_environment(record.environment, "cpu")
+    assert record.environment.device_name == measure._cpu_name()
+    assert record.environment.threads == torch.get_num_threads()
+
+
+@pytest.fixture
+def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything tries to build a model: bad input must fail before that."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
+
+    monkeypatch.setattr(measure, "create_model", refuse)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (ThroughputSettings(device="tpu"), r"unknown device 'tpu'; accepted: cpu, cuda"),
+        (ThroughputSettings(device="gpu0"), r"unknown device 'gpu0'"),
+        (ThroughputSettings(amp="bf16"), r"AMP \(bf16\) is for GPUs.*'cpu'"),
+        (ThroughputSettings(amp="fp16"), r"AMP \(fp16\) is for GPUs"),
+        (ThroughputSettings(amp="fp8"), r"unknown AMP dtype 'fp8'; accepted: bf16, fp16"),
+        (ThroughputSettings(batch_size=0), r"batch_size must be an integer >= 1; got 0"),
+        (ThroughputSettings(batch_size=-3), r"batch_size must be an integer >= 1; got -3"),
+        (ThroughputSettings(iters=0), r"iters must be an integer >= 1; got 0"),
+        (ThroughputSettings(warmup=-1), r"warmup must be an integer >= 0; got -1"),
+        (ThroughputSettings(compile=True, warmup=0), r"compile=True needs warmup >= 1"),
+        (ThroughputSettings(input_size=(224, 224)), r"input_size must be"),
+    ],
+)
+def test_bad_settings_fail_before_a_model_is_built(
+    settings: ThroughputSettings, message: str, no_model_is_built: None
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate(settings)
+    with pytest.raises(ValueError, match=message):
+        measure_throughput("resmlp_s12", settings)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_where_none_exists_fails_clearly(no_model_is_built: None) -> None:
+    with pytest.raises(ValueError, match=r"'cuda' was asked for but CUDA is not available"):
+        measure_throughput("resmlp_s12", ThroughputSettings(device="cuda"))
+    # Where the job will run elsewhere (Slurm), only the availability check is skipped.
+    validate(ThroughputSettings(device="cuda", amp="bf16"), check_device_available=False)
+
+
+def test_unknown_model_fails_before_anything_is_built(no_model_is_built: None) -> None:
+    with pytest.raises(ValueError, match=r"unknown model 'dynamixer_xl'.*Known models:"):
+        validate(ThroughputSettings(), ["dynamixer_xl"])
+    for function in (count_params, count_flops, measure_throughput):
+        with pytest.raises(ValueError, match=r"unknown model 'vip_m14'"):
+            function("vip_m14")
+
+
+def test_records_are_frozen_and_picklable() -> None:
+    import pickle
+
+    record = count_params(ModelSpec("resmlp_s12"))
+    assert pickle.loads(pickle.dumps(record)) == record
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.params = 0  # type: ignore[misc]
