@@ -1,23 +1,34 @@
 """Thin submitit launcher: local (default), debug (in-process) or Slurm executors.
 
-A job is a picklable callable; this module only builds the executor and checks, before
-anything is submitted, that the chosen cluster exists.
+A job is a picklable callable; this module only builds the executor, checks before anything
+is submitted that the chosen cluster exists, and renders the sbatch script a Slurm submission
+would use (for ``--dry-run``, which needs no cluster).
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import submitit
 
 EXECUTORS = ("local", "debug", "slurm")
+LOCAL_TIMEOUT_MIN = 60 * 24 * 30  # local runs have no scheduler limit; submitit needs one
 
 
 @dataclass(frozen=True)
 class SlurmOptions:
-    """Slurm resources for one job (ignored by the local and debug executors)."""
+    """Slurm resources for one job (the local executor uses tasks_per_node, gpus and timeout).
+
+    ``tasks_per_node > 1`` (or ``nodes > 1``) runs one process per task with torch.distributed
+    set up from submitit's environment (one task per GPU). ``signal_delay_s`` is how long before
+    the time limit Slurm sends USR2, on which submitit checkpoints and requeues the job, at most
+    ``max_num_timeout`` times.
+    """
 
     partition: str | None = None
     gpus_per_node: int = 0
@@ -27,10 +38,19 @@ class SlurmOptions:
     timeout_min: int = 60
     constraint: str | None = None
     signal_delay_s: int = 90
+    mem_gb: float | None = None
+    account: str | None = None
+    qos: str | None = None
+    max_num_timeout: int = 3
+    array_parallelism: int = 256
+
+    @property
+    def num_tasks(self) -> int:
+        return self.nodes * self.tasks_per_node
 
 
 def check_executor(kind: str) -> str:
-    """Validate the executor name and, for Slurm, that ``sbatch`` and ``srun`` exist."""
+    """Validate the executor name and, for Slurm, that ``sbatch``, ``srun`` and ``sacct`` exist."""
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
     if kind == "slurm":
@@ -43,6 +63,47 @@ def check_executor(kind: str) -> str:
     return kind
 
 
+def slurm_parameters(name: str, slurm: SlurmOptions) -> dict[str, Any]:
+    """The parameters of submitit's SlurmExecutor (sbatch flags) for ``slurm``."""
+    params: dict[str, Any] = {
+        "job_name": name,
+        "nodes": slurm.nodes,
+        "ntasks_per_node": slurm.tasks_per_node,
+        "cpus_per_task": slurm.cpus_per_task,
+        "time": slurm.timeout_min,
+        "signal_delay_s": slurm.signal_delay_s,
+        "array_parallelism": slurm.array_parallelism,
+    }
+    if slurm.gpus_per_node:
+        params["gpus_per_node"] = slurm.gpus_per_node
+    optional = {
+        "partition": slurm.partition,
+        "constraint": slurm.constraint,
+        "account": slurm.account,
+        "qos": slurm.qos,
+    }
+    params.update({key: value for key, value in optional.items() if value})
+    if slurm.mem_gb is not None:
+        from submitit.slurm.slurm import _convert_mem
+
+        params["mem"] = _convert_mem(slurm.mem_gb)
+    return params
+
+
+def sbatch_script(
+    folder: str | Path, name: str, slurm: SlurmOptions, array_size: int | None = None
+) -> str:
+    """The sbatch script submitit would submit for these options (no cluster needed)."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    python = shlex.quote(sys.executable)
+    command = f"{python} -u -m submitit.core._submit {shlex.quote(str(folder))}"
+    count = array_size if array_size and array_size > 1 else None
+    return _make_sbatch_string(
+        command=command, folder=folder, map_count=count, **slurm_parameters(name, slurm)
+    )
+
+
 def make_executor(
     kind: str, folder: str | Path, name: str, slurm: SlurmOptions | None = None
 ) -> submitit.Executor:
@@ -51,20 +112,19 @@ def make_executor(
     slurm = slurm or SlurmOptions()
     folder = Path(folder)
     if kind == "slurm":
-        executor: submitit.Executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
-        extra = {"constraint": slurm.constraint} if slurm.constraint else {}
-        executor.update_parameters(
-            name=name,
-            nodes=slurm.nodes,
-            tasks_per_node=slurm.tasks_per_node,
-            cpus_per_task=slurm.cpus_per_task,
-            gpus_per_node=slurm.gpus_per_node,
-            timeout_min=slurm.timeout_min,
-            slurm_partition=slurm.partition,
-            slurm_signal_delay_s=slurm.signal_delay_s,
-            slurm_additional_parameters=extra,
+        executor: submitit.Executor = submitit.SlurmExecutor(
+            folder=folder, max_num_timeout=slurm.max_num_timeout
         )
+        executor.update_parameters(**slurm_parameters(name, slurm))
         return executor
     executor = submitit.AutoExecutor(folder=folder, cluster=kind)
-    executor.update_parameters(name=name, timeout_min=slurm.timeout_min)
+    if kind == "local":
+        executor.update_parameters(
+            name=name,
+            timeout_min=slurm.timeout_min,
+            tasks_per_node=slurm.tasks_per_node,
+            gpus_per_node=slurm.gpus_per_node,
+        )
+    else:
+        executor.update_parameters(name=name, timeout_min=slurm.timeout_min)
     return executor
