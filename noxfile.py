@@ -69,14 +69,16 @@ def slow_tests(session: nox.Session) -> None:
 def slurm_tests(session: nox.Session) -> None:
     """Start a single-node Slurm (root, Debian), run the Slurm-marked tests, stop the daemons.
 
-    Installs slurm-wlm, munge, slurmdbd and mariadb-server with apt-get the first time.
+    Installs slurm-wlm, munge, slurmdbd and mariadb-server with apt-get the first time
+    (tests/slurm/cluster.sh); the daemons are stopped by pid even when a test fails.
     """
     python = suite(session)
     cluster = str(ROOT / "tests" / "slurm" / "cluster.sh")
     session.run("bash", cluster, "install", external=True)
     session.run("bash", cluster, "start", external=True)
     try:
-        session.run(python, "-m", "pytest", "-m", "slurm", "-q", *session.posargs, external=True)
+        pytest = [python, "-m", "pytest", "-m", "slurm", "-q", "--durations=10"]
+        session.run(*pytest, *session.posargs, external=True)
     finally:
         session.run("bash", cluster, "stop", external=True)
 
