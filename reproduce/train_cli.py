@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -197,6 +198,41 @@ def _slurm_options(args: argparse.Namespace, recipes: list[Recipe]) -> SlurmOpti
     )
 
 
+_SLURM_ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "SUSPENDED", "CONFIGURING", "COMPLETING")
+
+
+def _job_alive(record: dict[str, Any]) -> tuple[bool, str]:
+    """Whether the job behind an active record still exists, and what is known about it."""
+    job_id = record.get("job_id")
+    if record.get("executor") == "slurm" and job_id and shutil.which("sacct"):
+        query = ["sacct", "-n", "-X", "-P", "-o", "State", "-j", str(job_id)]
+        states = subprocess.run(query, capture_output=True, text=True, check=False).stdout.split()
+        if not states:
+            return True, "unknown to sacct"  # accounting lag or another cluster: assume alive
+        state = states[-1]
+        return state.split()[0] in _SLURM_ACTIVE, f"Slurm state {state}"
+    pid = (record.get("host") or {}).get("pid")
+    same_host = (record.get("host") or {}).get("hostname") == store.host()["hostname"]
+    if record.get("executor") in ("local", "debug") and pid and same_host:
+        return Path(f"/proc/{pid}").exists(), f"process {pid}"
+    return True, "no way to check"
+
+
+def _reconcile(results_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Mark a record 'failed' if its job is gone without saying so (killed, OOM, node lost)."""
+    alive, what = _job_alive(record)
+    if alive:
+        return record
+    logs = record.get("log_paths") or {}
+    return store.update_record(
+        results_dir,
+        record["config_key"],
+        status="failed",
+        error=f"job {record.get('job_id')} ended without a result ({what}); see {logs}",
+        finished=store.now(),
+    )
+
+
 def plan(argv: list[str]) -> Plan:
     """Parse ``argv`` and validate every config, path and option; submit nothing.
 
@@ -254,7 +290,9 @@ def plan(argv: list[str]) -> Plan:
                     f"already completed (top-1 {record.get('top1')}) in "
                     + f"{store.record_path(results_dir, key)}; --force retrains it"
                 )
-            elif record.get("status") in store.ACTIVE:
+            elif record.get("status") in store.ACTIVE and not args.dry_run:
+                record = _reconcile(results_dir, record)
+            if record.get("status") in store.ACTIVE:
                 skip = (
                     f"already {record['status']} (job {record.get('job_id')}); "
                     + "--force launches it again"
@@ -436,7 +474,7 @@ def wait(
         error = ""
         if not state.upper().startswith("CANCELLED"):  # result() would wait for a pickle
             try:
-                results.append(job.result())
+                results.append(job.results()[0])  # rank 0's (one per task under DDP)
                 continue
             except Exception as exc:  # submitit raises several types; all end the same here
                 error = f"{type(exc).__name__}: {exc}"

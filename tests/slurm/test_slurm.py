@@ -183,3 +183,14 @@ def test_job_reaching_its_time_limit_is_requeued_and_finishes(tmp_path: Path, ti
     history = _metrics(Path(the_plan.launches[0].job.run_dir))
     assert [m["epoch"] for m in history] == list(range(epochs))
     print(f"time-limit job: {epochs} epochs at ~{speed:.0f} img/s, {record['restarts']} requeues")
+
+
+def test_two_task_job_trains_with_torch_distributed(tmp_path: Path) -> None:
+    # One process per task, torch.distributed (gloo on CPU) set up from submitit's environment.
+    the_plan, [job] = _launch(tmp_path, "digits", *TINY, "epochs=2", "--tasks-per-node", "2")
+    [record] = train_cli.wait(the_plan, [job])
+    assert record["status"] == "completed", record.get("error")
+    assert record["world_size"] == 2 and record["global_batch"] == 64
+    assert len(job.results()) == 2  # both ranks returned
+    history = _metrics(Path(the_plan.launches[0].job.run_dir))
+    assert [m["epoch"] for m in history] == [0, 1]

@@ -4,6 +4,7 @@ bad input fails before anything is submitted, and --dry-run shows the ImageNet s
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,21 @@ def test_sweeps_derive_from_the_paper_tables() -> None:
     assert (cifar.epochs, cifar.opt, cifar.sched, cifar.overrides) == (
         60, "momentum", "cosine", {"num_classes": 100},
     )  # fmt: skip
+
+
+def test_run_whose_job_died_silently_is_marked_failed_and_relaunched(
+    tmp_path: Path, store_args: list[str]
+) -> None:
+    # A record left 'running' by a job that was SIGKILLed (no chance to write 'failed').
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    key = "digits"
+    store.write_record(
+        tmp_path / "results",
+        {"config_key": key, "status": "running", "executor": "local", "job_id": "1",
+         "host": {"hostname": store.host()["hostname"], "pid": dead.pid}},
+    )  # fmt: skip
+    the_plan = train_cli.plan(["digits", *store_args])
+    assert len(the_plan.to_run) == 1
+    record = store.load_record(tmp_path / "results", key)
+    assert record["status"] == "failed" and "ended without a result" in record["error"]
