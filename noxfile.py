@@ -54,9 +54,7 @@ def run_in_suite(session: nox.Session, *args: str, env: dict[str, str] | None = 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The default test run (CPU, a few minutes): everything but slow, Slurm and GPU tests."""
-    run_in_suite(
-        session, "-m", "pytest", "-m", "not slow and not slurm", "-q", *session.posargs
-    )
+    run_in_suite(session, "-m", "pytest", "-m", "not slow and not slurm", "-q", *session.posargs)
 
 
 @nox.session
