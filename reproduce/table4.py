@@ -451,12 +451,19 @@ def caption(result: Table4Result, frame: pd.DataFrame) -> str:
         for column in ("load_average_before", "load_average_after")
         for v in frame.get(column, pd.Series(dtype=float)).dropna()
     ]
-    load = (
-        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} while timing"
-        f" on {environment.cpu_count} cores"
-        if loads and environment.device == "cpu"
-        else ""
-    )
+    load = ""
+    if loads and environment.device == "cpu":
+        load = (
+            f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} while timing"
+            + f" on {environment.cpu_count} cores"
+        )
+        # This run's own threads account for about `threads` of the load; more means other work
+        # shared the CPU (the average lags by a minute, so this is a hint, not a proof).
+        if max(loads) > environment.threads + 0.5:
+            load += (
+                " (above this run's own threads: the CPU was shared with other work, so absolute"
+                + " throughput is low and noisy; the relative columns suffer less)"
+            )
     size = "×".join(map(str, settings.input_size))
     counter = frame["flop_counter"].iloc[0] if not frame.empty else "ptflops"
     quick = " QUICK SMOKE RUN (not the paper's setting)." if result.quick else ""

@@ -205,8 +205,20 @@ def test_caption_says_device_settings_versions_and_duration() -> None:
         TABLE.caption,
     ):
         assert text in caption, text
+    assert "shared with other work" not in caption  # load 2.0 = this run's own 2 threads
     quick = table4.render_markdown(fixed_result(quick=True)).splitlines()[0]
     assert "QUICK SMOKE RUN" in quick
+
+
+def test_caption_warns_when_other_work_shared_the_cpu() -> None:
+    result = fixed_result()
+    busy = dataclasses.replace(
+        result.rows[0],
+        throughput=dataclasses.replace(result.rows[0].throughput, load_average_after=4.4),
+    )
+    result = dataclasses.replace(result, rows=(busy, *result.rows[1:]))
+    caption = table4.render_markdown(result).splitlines()[0]
+    assert "load average 1.5–4.4 while timing on 2 cores (above this run's own threads" in caption
 
 
 def test_csv_and_markdown_are_written_atomically_and_traceable(tmp_path: Path) -> None:
