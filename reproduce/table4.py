@@ -54,9 +54,10 @@ PARAM_COLUMN, FLOPS_COLUMN, THROUGHPUT_COLUMN, TOP1_COLUMN = TABLE.columns[1:]
 DEFAULT_OUTPUT_DIR = Path("results")
 DEFAULT_LOG_DIR = Path("runs") / "table4"
 TABLE_BATCH_SIZE = int(CLAIMS["table4_throughput_setting"].numbers["batch_size"])
-# Warm-up and timed batches per device. A batch-32 forward pass takes seconds to a minute on a
-# 2-core CPU, so the CPU default is the fewest batches that give a median with a spread.
-DEFAULT_ITERATIONS = {"cpu": (1, 3), "cuda": (10, 50)}  # device -> (warmup, iters)
+# Warm-up and timed batches per device. On a 2-core CPU (~17 GMAC/s per core in a large fp32
+# GEMM) one batch-32 pass of the six rows is ~3 TMAC, 2-3 minutes: 1 warm-up + 2 timed batches
+# keep the whole run under 10 minutes (1 + 3 would be ~9-10). Use --iters for more.
+DEFAULT_ITERATIONS = {"cpu": (1, 2), "cuda": (10, 50)}  # device -> (warmup, iters)
 QUICK = {"batch_size": 2, "warmup": 1, "iters": 2}  # --quick: a CI smoke run of the real models
 
 

@@ -271,7 +271,7 @@ def test_output_names_say_device_and_non_default_settings() -> None:
 def test_default_and_quick_options() -> None:
     options = table4.parse_options([])
     assert options.models == tuple(ORDER)
-    assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=3)
+    assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=2)
     assert (options.executor, options.output_dir) == ("local", Path("results"))
     quick = table4.parse_options(["--quick", "--models", "dynamixer_s", "resmlp_s24"])
     assert quick.models == ("resmlp_s24", "dynamixer_s")  # the paper's order
