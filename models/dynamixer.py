@@ -8,6 +8,12 @@ checkpoints load with ``strict=True``.
 Ablations of the paper's Tables 5-8 are keyword overrides of a named configuration:
 ``segment_dim``, ``reduced_dim``, ``mixing``, ``row_mixing``, ``column_mixing``,
 ``channel_mixing``, ``reweight`` and ``share_row_column``.
+
+``fused`` (default True) picks how a block is computed, not what: the fused path
+(:meth:`DynaMixerBlock.forward_fused`) has the same parameters and the same numbers (fp32: about
+1e-7 apart) as the plain path (:meth:`DynaMixerBlock.forward_plain`, the authors' code line by
+line), with fewer copies, passes and token GEMMs. ``fused=False`` or :func:`set_fused` selects the
+plain path; state dicts are interchangeable.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
@@ -25,7 +32,15 @@ from models.hierarchical import HierarchicalMixer, hierarchical_cfg, square_size
 
 MIXING_METHODS = ("dynamic", "random", "dense")
 
-__all__ = ["MIXING_METHODS", "DynaMixerBlock", "DynaMixerConfig", "DynaMixerOp"]
+__all__ = ["MIXING_METHODS", "DynaMixerBlock", "DynaMixerConfig", "DynaMixerOp", "set_fused"]
+
+# Line orders of the fused path: (B, H, W, S, k) per-token data -> (B, lines, S, N, k), where a
+# line is a column (tokens along the height, mixed by ``mix_h``) or a row (along the width).
+_COLUMN_LINES = (0, 2, 3, 1, 4)
+_ROW_LINES = (0, 1, 3, 2, 4)
+# ... and back: (B, lines, S, N, C/S) -> (B, H, W, S, C/S).
+_COLUMN_TOKENS = (0, 3, 1, 2, 4)
+_ROW_TOKENS = (0, 1, 3, 2, 4)
 
 
 class DynaMixerOp(nn.Module):
@@ -100,6 +115,53 @@ class DynaMixerOp(nn.Module):
         mixed = torch.matmul(segments, weights)
         return self.out(mixed.permute(0, 3, 1, 2).reshape(B, N, C))
 
+    # The fused path (see DynaMixerBlock.forward_fused): the op works on a whole NHWC grid.
+
+    def line_weights(
+        self, x: torch.Tensor, reduced: torch.Tensor | None, along_height: bool
+    ) -> torch.Tensor:
+        """Softmax weights of every line of an NHWC grid, (B * lines * S, N_out, N_in).
+
+        The transpose of :meth:`mixing_weights` for the same lines (columns when
+        ``along_height``, else rows), laid out so the softmax runs over the contiguous last axis
+        and mixing is ``weights @ tokens``. ``reduced`` is ``compress`` applied to the grid.
+        """
+        B, H, W, _ = x.shape
+        N, S = self.seq_len, self.num_segments
+        order = _COLUMN_LINES if along_height else _ROW_LINES
+        if self.compress is not None:
+            assert self.generate is not None and reduced is not None
+            d = self.reduced_dim
+            flat = reduced.reshape(B, H, W, S, d).permute(order).reshape(-1, N * d)
+            # generate's output unit i * N + j weighs input i for output j: read it as (j, i).
+            weight = self.generate.weight.reshape(N, N, N * d).transpose(0, 1).reshape(N * N, -1)
+            bias = self.generate.bias.reshape(N, N).t().reshape(N * N)
+            logits = F.linear(flat, weight, bias).reshape(-1, N, N)
+        elif self.dense is not None:
+            # Token (h, w) generates its own row of weights: it is the output token of its line.
+            logits = self.dense(x).reshape(B, H, W, S, N).permute(order).reshape(-1, N, N)
+        elif self.mixing_logits is not None:
+            lines = B * (W if along_height else H)
+            shared = self.mixing_logits.transpose(1, 2).softmax(dim=-1)
+            return shared.unsqueeze(0).expand(lines, S, N, N).reshape(-1, N, N)
+        else:
+            raise RuntimeError("DynaMixerOp has no mixing-weight generator")
+        return logits.softmax(dim=-1)
+
+    def mix_lines(self, x: torch.Tensor, weights: torch.Tensor, along_height: bool) -> torch.Tensor:
+        """Mix every line of an NHWC grid: (B, H, W, C) -> tokens before ``out``, (B, H*W, C).
+
+        One copy into segment-major lines and one back, each moving whole segments (C/S
+        contiguous numbers), around a single batched matmul.
+        """
+        B, H, W, C = x.shape
+        S = self.num_segments
+        order = _COLUMN_LINES if along_height else _ROW_LINES
+        lines = x.reshape(B, H, W, S, C // S).permute(order)
+        mixed = torch.bmm(weights, lines.reshape(-1, self.seq_len, C // S))
+        back = _COLUMN_TOKENS if along_height else _ROW_TOKENS
+        return mixed.reshape(lines.shape).permute(back).reshape(B, H * W, C)
+
 
 class DynaMixerBlock(nn.Module):
     """Row, column and channel mixing, summed with learned per-channel weights, then projected.
@@ -109,6 +171,9 @@ class DynaMixerBlock(nn.Module):
     one row) is ``mix_w`` and its "column mixing" is ``mix_h``. Removing a branch also shrinks
     the reweighting MLP to the branches that remain; with ``reweight=False`` the branches are
     summed (Eq. 9). ``share_row_column`` uses ``mix_h`` for both directions.
+
+    ``fused`` selects :meth:`forward_fused` (default) or :meth:`forward_plain`; both read the
+    same parameters. TorchScript always runs the plain path.
     """
 
     def __init__(
@@ -124,8 +189,10 @@ class DynaMixerBlock(nn.Module):
         reweight: bool = True,
         share_row_column: bool = False,
         proj_drop: float = 0.0,
+        fused: bool = True,
     ) -> None:
         super().__init__()
+        self.fused = fused
         self.dim = dim
         self.resolution = resolution
         self.row_mixing = row_mixing
@@ -156,6 +223,12 @@ class DynaMixerBlock(nn.Module):
         return outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused and not torch.jit.is_scripting():
+            return self.forward_fused(x)
+        return self.forward_plain(x)
+
+    def forward_plain(self, x: torch.Tensor) -> torch.Tensor:
+        """The authors' computation, line by line: the reference the fused path is held to."""
         B, C = x.shape[0], x.shape[-1]
         outputs = self.branches(x)
         total = outputs[0]
@@ -172,6 +245,163 @@ class DynaMixerBlock(nn.Module):
                 total = total + outputs[k] * weights[k]
         return self.proj_drop(self.proj(total))
 
+    @torch.jit.unused
+    def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_plain` with fewer copies, passes and token GEMMs; the same numbers.
+
+        - One ``compress`` GEMM serves both directions, straight on the NHWC tokens (a per-token
+          linear needs no permute); only the small reduced tensor is permuted into lines.
+        - Mixing is ``P @ X`` on segment-major lines (:meth:`DynaMixerOp.mix_lines`), with the
+          softmax over the contiguous last axis (:meth:`DynaMixerOp.line_weights`).
+        - Pooling for the reweighting by linearity: the token mean of ``out_h(M_h) + out_w(M_w) +
+          mlp_c(x)`` is ``out_h(mean M_h) + out_w(mean M_w) + mlp_c(mean x)``, so the branch
+          outputs are never summed or copied just to be pooled.
+        - The weighted sum goes into the GEMMs (:meth:`_combine`).
+
+        Under autocast the token GEMMs run in the autocast dtype, while the mixing weights are
+        made and applied in fp32 (``compress``, ``generate``, softmax and the small batched
+        matmuls): in bf16 these small, skinny products are slower than in fp32 on CPUs, and the
+        softmax is the precision-sensitive step.
+        """
+        B, H, W, C = x.shape
+        amp = torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+        inputs, layers = self._fused_branches(x, amp)
+        if self.reweight is None:
+            total = self._combine_sum(inputs, layers)
+        else:
+            pooled = F.linear(inputs[0].mean(1), layers[0].weight, layers[0].bias)
+            for branch, layer in zip(inputs[1:], layers[1:], strict=True):
+                pooled = pooled + F.linear(branch.mean(1), layer.weight, layer.bias)
+            weights = self.reweight(pooled).reshape(B, C, len(inputs)).permute(2, 0, 1)
+            weights = weights.softmax(dim=0)
+            per_branch = [weights[k] for k in range(len(inputs))]
+            total = self._combine(inputs, layers, per_branch, fold=not amp)
+        return self.proj_drop(total.reshape(B, H, W, C))
+
+    def _fused_branches(
+        self, x: torch.Tensor, amp: bool = False
+    ) -> tuple[list[torch.Tensor], list[nn.Linear]]:
+        """Each enabled branch's input to its last linear (column, row, channel), (B, H*W, C)."""
+        B, H, W, C = x.shape
+        # The distinct ops, and per direction (op index, along the height?). Positions, not
+        # object identities, so torch.compile can reuse one graph for every block of a stage.
+        ops: list[DynaMixerOp] = []
+        directions: list[tuple[int, bool]] = []
+        if self.column_mixing and isinstance(self.mix_h, DynaMixerOp):
+            ops.append(self.mix_h)
+            directions.append((0, True))
+        if isinstance(self.mix_w, DynaMixerOp):
+            ops.append(self.mix_w)
+            directions.append((len(ops) - 1, False))
+        elif self.row_mixing and self.share_row_column:
+            directions.append((0, False))
+        if amp:
+            with torch.autocast(x.device.type, enabled=False):
+                inputs = self._mix(x.float(), ops, directions)
+        else:
+            inputs = self._mix(x, ops, directions)
+        layers = [ops[index].out for index, _ in directions]
+        if self.mlp_c is not None:
+            inputs.append(x.reshape(B, H * W, C))
+            layers.append(self.mlp_c)
+        return inputs, layers
+
+    @staticmethod
+    def _mix(
+        x: torch.Tensor, ops: list[DynaMixerOp], directions: list[tuple[int, bool]]
+    ) -> list[torch.Tensor]:
+        """The mixed tokens of each direction, before its ``out`` layer, (B, H*W, C)."""
+        reduced = DynaMixerBlock._compress(x, ops)
+        mixed = []
+        for index, along_height in directions:
+            op = ops[index]
+            weights = op.line_weights(x, reduced[index], along_height)
+            mixed.append(op.mix_lines(x, weights, along_height))
+        return mixed
+
+    @staticmethod
+    def _compress(x: torch.Tensor, ops: list[DynaMixerOp]) -> list[torch.Tensor | None]:
+        """Eq. 5 for every dynamic op at once: one GEMM over the NHWC tokens, split per op."""
+        layers = [op.compress for op in ops]
+        dynamic = [layer for layer in layers if layer is not None]
+        if len(dynamic) < 2:
+            return [None if layer is None else layer(x) for layer in layers]
+        reduced = F.linear(
+            x,
+            torch.cat([layer.weight for layer in dynamic]),
+            torch.cat([layer.bias for layer in dynamic]),
+        )
+        parts: list[torch.Tensor | None] = []
+        start = 0
+        for layer in layers:
+            if layer is None:
+                parts.append(None)
+            else:
+                parts.append(reduced[..., start : start + layer.out_features])
+                start += layer.out_features
+        return parts
+
+    def _combine(
+        self,
+        inputs: list[torch.Tensor],
+        layers: list[nn.Linear],
+        weights: list[torch.Tensor],
+        fold: bool = True,
+    ) -> torch.Tensor:
+        """``proj(sum_k a_k * layer_k(input_k))`` for per-image channel weights a_k (B, C).
+
+        With T tokens per image and K branches, when T > K * C the projection is folded into
+        per-image matrices, ``proj(sum_k a_k * (X_k W_k^T + b_k)) = sum_k X_k (W_k^T diag(a_k)
+        W_p^T) + bias``: K GEMMs accumulated in place (``baddbmm_``) replace K + 1 token GEMMs
+        and the elementwise weighting, for K * C^3 per image (cheaper than T * C^2). Otherwise
+        the K outputs are weighted and summed in place (``addcmul_``) before ``proj``, as also
+        under autocast (``fold=False``), where CPUs run per-image bf16 products slowly.
+        """
+        if fold and self.resolution * self.resolution > len(inputs) * self.dim:
+            proj = self.proj.weight.t()
+            bias = self.proj.bias.unsqueeze(0)
+            folded = []
+            for layer, a in zip(layers, weights, strict=True):
+                if layer.bias is not None:
+                    bias = bias + (a * layer.bias) @ proj
+                folded.append((layer.weight.t().unsqueeze(0) * a.unsqueeze(1)) @ proj)  # (B, C, C)
+            total = torch.baddbmm(bias.unsqueeze(1), inputs[0], folded[0])
+            for branch, matrix in zip(inputs[1:], folded[1:], strict=True):
+                # In-place ops are not autocast: give them the dtype autocast chose above.
+                total = total.baddbmm_(branch.to(total.dtype), matrix.to(total.dtype))
+            return total
+        # The biases, weighted per image, enter once (sum_k a_k * b_k) instead of per GEMM.
+        bias: torch.Tensor | None = None
+        for layer, a in zip(layers, weights, strict=True):
+            if layer.bias is not None:
+                bias = a * layer.bias if bias is None else bias + a * layer.bias
+        first = F.linear(inputs[0], layers[0].weight)
+        if bias is None:
+            total = first * weights[0].unsqueeze(1)
+        else:
+            total = torch.addcmul(bias.unsqueeze(1), first, weights[0].unsqueeze(1))
+        for branch, layer, a in zip(inputs[1:], layers[1:], weights[1:], strict=True):
+            total = total.addcmul_(F.linear(branch, layer.weight), a.unsqueeze(1))
+        return self.proj(total)
+
+    def _combine_sum(self, inputs: list[torch.Tensor], layers: list[nn.Linear]) -> torch.Tensor:
+        """Eq. 9 without reweighting: ``proj(sum_k layer_k(input_k))`` as K accumulated GEMMs.
+
+        The weights are shared by all images, so the projection folds into each branch once:
+        ``sum_k X_k (W_k^T W_p^T) + (sum_k b_k) W_p^T + b_p`` (K * C^3 for the whole batch).
+        """
+        B, T, C = inputs[0].shape
+        proj = self.proj.weight.t()
+        bias = self.proj.bias
+        for layer in layers:
+            if layer.bias is not None:
+                bias = bias + layer.bias @ proj
+        folded = [layer.weight.t() @ proj for layer in layers]
+        total = torch.addmm(bias, inputs[0].reshape(B * T, C), folded[0])
+        for branch, matrix in zip(inputs[1:], folded[1:], strict=True):
+            total = total.addmm_(branch.reshape(B * T, C).to(total.dtype), matrix.to(total.dtype))
+        return total
+
 
 @dataclass(frozen=True)
 class DynaMixerConfig:
@@ -179,6 +409,7 @@ class DynaMixerConfig:
 
     ``num_segments`` is S per stage, as the official configs give it; the ``segment_dim``
     override (D/S, the paper's Table 5) sets it for every stage, see :func:`resolve`.
+    ``fused`` chooses the fast or the plain forward of the same model (see :func:`set_fused`).
     """
 
     layers: tuple[int, ...]
@@ -195,6 +426,7 @@ class DynaMixerConfig:
     channel_mixing: bool = True
     reweight: bool = True
     share_row_column: bool = False
+    fused: bool = True
 
     def resolutions(self) -> tuple[int, ...]:
         """Token-grid side of each stage."""
@@ -215,6 +447,7 @@ ABLATION_KEYS = (
     "channel_mixing",
     "reweight",
     "share_row_column",
+    "fused",
 )
 _UNSET = object()
 # Table 5 labels the single-segment row "D" (D/S with S = 1). timm.create_model drops None-valued
@@ -259,7 +492,14 @@ def resolve(
         raise ValueError(f"reduced_dim must be an int >= 1; got {config.reduced_dim!r}")
     if config.mixing not in MIXING_METHODS:
         raise ValueError(f"mixing must be one of {MIXING_METHODS}; got {config.mixing!r}")
-    for key in ("row_mixing", "column_mixing", "channel_mixing", "reweight", "share_row_column"):
+    for key in (
+        "row_mixing",
+        "column_mixing",
+        "channel_mixing",
+        "reweight",
+        "share_row_column",
+        "fused",
+    ):
         if not isinstance(getattr(config, key), bool):
             raise ValueError(f"{key} must be True or False; got {getattr(config, key)!r}")
     if not (config.row_mixing or config.column_mixing or config.channel_mixing):
@@ -296,6 +536,7 @@ class DynaMixer(HierarchicalMixer):
                 channel_mixing=config.channel_mixing,
                 reweight=config.reweight,
                 share_row_column=config.share_row_column,
+                fused=config.fused,
             )
 
         super().__init__(
@@ -309,6 +550,25 @@ class DynaMixer(HierarchicalMixer):
             **kwargs,
         )
         self.config = config
+        # The fused blocks read whole NHWC grids: keep the tokens contiguous between stages.
+        self.contiguous_tokens = config.fused
+
+
+def set_fused(model: nn.Module, enabled: bool) -> nn.Module:
+    """Switch every DynaMixer block in ``model`` to the fused (True) or plain (False) forward.
+
+    Parameters and buffers are untouched, so this works on a trained model; a model compiled
+    before the switch recompiles on its next call.
+    """
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be True or False; got {enabled!r}")
+    for module in model.modules():
+        if isinstance(module, DynaMixerBlock):
+            module.fused = enabled
+        elif isinstance(module, DynaMixer):
+            module.contiguous_tokens = enabled
+            module.config = replace(module.config, fused=enabled)
+    return model
 
 
 CONFIGS = {
@@ -399,5 +659,11 @@ def dynamixer_digits(pretrained: bool = False, **kwargs: Any) -> DynaMixer:
 
 
 def config_dict(name: str, **ablations: Any) -> dict[str, Any]:
-    """The resolved configuration of a named model with ablations, as plain data."""
-    return asdict(resolve(CONFIGS[name], **ablations))
+    """The resolved configuration of a named model with ablations, as plain data.
+
+    ``fused`` is left out: it changes how the model is computed, not which model it is, so
+    ``fused=False`` and ``fused=True`` compare equal.
+    """
+    config = asdict(resolve(CONFIGS[name], **ablations))
+    del config["fused"]
+    return config

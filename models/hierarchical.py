@@ -134,6 +134,9 @@ class HierarchicalMixer(nn.Module):
         self.img_size = img_size
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dims[-1]
         self.grad_checkpointing = False
+        # The official code keeps the convs' NCHW memory under an NHWC view. A token mixer that
+        # reads whole grids (DynaMixer's fused path) sets this to get contiguous NHWC tokens.
+        self.contiguous_tokens = False
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dims[0])
         total_layers = sum(layers)
@@ -186,15 +189,25 @@ class HierarchicalMixer(nn.Module):
             self.global_pool = global_pool
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """NHWC tokens in the layout the token mixers want (see ``contiguous_tokens``).
+
+        TorchScript runs DynaMixer's plain path, so it keeps the official layout too.
+        """
+        if self.contiguous_tokens and not torch.jit.is_scripting():
+            return x.contiguous()
+        return x
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H', W', D)."""
         x = check_input_size(x, self.img_size, self.img_size)
-        x = self.patch_embed(x).permute(0, 2, 3, 1)
+        x = self.tokens(self.patch_embed(x).permute(0, 2, 3, 1))
         for stage in self.network:
             if self.grad_checkpointing and not torch.jit.is_scripting():
                 x = checkpoint_seq(stage, x) if isinstance(stage, nn.Sequential) else stage(x)
             else:
                 x = stage(x)
+            x = self.tokens(x)
         return self.norm(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -222,12 +235,12 @@ class HierarchicalMixer(nn.Module):
         last_module = self.stage_indices[max_index] if stop_early else len(self.network) - 1
         intermediates = []
         x = check_input_size(x, self.img_size, self.img_size)
-        x = self.patch_embed(x).permute(0, 2, 3, 1)
+        x = self.tokens(self.patch_embed(x).permute(0, 2, 3, 1))
         stage_index = 0
         for module_index, module in enumerate(self.network):
             if module_index > last_module:
                 break
-            x = module(x)
+            x = self.tokens(module(x))
             if module_index in self.stage_indices:
                 if stage_index in take_indices:
                     is_last = stage_index == len(self.stage_indices) - 1

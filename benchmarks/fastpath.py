@@ -1,0 +1,786 @@
+"""Issue 7's report: DynaMixer-S's fused path against its plain path and ViP-S/7, in one run.
+
+``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark``) measures, on one device:
+
+* the GEMM peak (one large fp32 and one bf16 matmul), the yardstick for FLOP utilisation;
+* inference throughput at batch 32 of DynaMixer-S plain and fused and of ViP-S/7, in fp32 eager,
+  ``torch.compile`` and bf16 autocast;
+* a training step (forward + backward) of DynaMixer-S, plain against fused;
+* the peak memory of that training step, each path in a fresh subprocess (on a CPU, the peak
+  resident set size: ``tracemalloc`` does not see torch's allocations);
+
+then prints every ratio against the issue's targets with PASS or MISS and writes
+``results/fastpath_<device>.md`` and ``.json``.
+
+Ratios are only meaningful between numbers taken side by side, so every timed case runs in this
+one process, interleaved: each round times one batch of every case in turn, and each case
+reports the median of its rounds (and its spread). Machine load therefore hits all cases alike;
+the load average before and after is recorded beside the results.
+
+``torch.compile`` is applied per layer by default (``--compile regional``): every
+:class:`~models.hierarchical.MixerLayer` of a stage shares one compiled graph, so a model
+compiles in under a minute instead of several; ``--compile full`` compiles the whole model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from benchmarks.measure import Environment, count_flops, describe_environment
+from models import create_model
+from models.hierarchical import MixerLayer
+
+__all__ = [
+    "Case",
+    "CaseResult",
+    "FastPathReport",
+    "Target",
+    "gemm_peak",
+    "main",
+    "peak_training_memory",
+    "run_report",
+]
+
+DYNAMIXER, VIP = "dynamixer_s", "vip_s7"
+PATHS = ("plain", "fused", "vip")
+COMPILE_MODES = ("regional", "full", "none")
+DEFAULT_OUTPUT_DIR = Path("results")
+IMAGE_SIZE = (3, 224, 224)
+# The issue's targets, as (required ratio) per name; see evaluate_targets.
+FAST_EAGER_SPEEDUP = 1.25
+BEST_MODE_SPEEDUP = 2.5
+FP32_UTILISATION = 0.70
+# On a CPU without native bf16 (bf16 matmul slower than fp32) bf16 cases are timed at this batch
+# so that the default run stays within minutes; the report says so.
+SLOW_BF16_BATCH = 2
+# The GEMM-peak yardstick: a linear layer of 2048 tokens, 2048 -> 2048 features (17 GFLOP).
+GEMM_SHAPE = (2048, 2048, 2048)
+PRECISIONS = (("fp32", torch.float32), ("bf16", torch.bfloat16))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed configuration: a model, its path, its precision and how it runs."""
+
+    key: str  # e.g. "dynamixer_s fused compiled fp32"
+    model: str
+    path: str  # "plain", "fused" (DynaMixer) or "-" (ViP)
+    mode: str  # "eager", "compiled", "train"
+    precision: str  # "fp32" or "bf16"
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """Every timed batch of one case, and its median throughput."""
+
+    case: Case
+    batch_seconds: tuple[float, ...]
+    median_seconds: float
+    images_per_s: float
+    min_images_per_s: float
+    max_images_per_s: float
+    gflop_per_image: float  # forward pass, 2 x multiply-accumulates (ptflops, aten backend)
+    utilisation: float | None  # achieved FLOP/s over the GEMM peak of its precision (inference)
+    first_call_seconds: float  # the first warm-up batch: includes compilation when compiled
+
+
+@dataclass(frozen=True)
+class MemoryPeak:
+    """Peak memory of one training step, measured in a fresh process."""
+
+    model: str
+    path: str
+    batch_size: int
+    measure: str  # "peak RSS" (CPU) or "max_memory_allocated" (CUDA)
+    before_mb: float  # model, inputs and (CPU) the interpreter, before the step
+    peak_mb: float
+    step_mb: float  # peak - before: what the step itself needed
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets: what was measured, what was required, and whether it held."""
+
+    name: str
+    measured: float
+    required: float
+    passed: bool
+    detail: str
+
+
+@dataclass
+class FastPathReport:
+    """Everything one run measured, with its provenance."""
+
+    environment: Environment
+    settings: dict[str, Any]
+    gemm_peak_gflops: dict[str, float]
+    gemm_seconds: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    results: list[CaseResult] = field(default_factory=list)
+    memory: list[MemoryPeak] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    load_average_before: tuple[float, float, float] | None = None
+    load_average_after: tuple[float, float, float] | None = None
+    wall_seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+
+def _load_average() -> tuple[float, float, float] | None:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_peak(
+    device: torch.device, shape: tuple[int, int, int] = GEMM_SHAPE, rounds: int = 3
+) -> dict[str, float]:
+    """GFLOP/s of one large linear layer (M x K by K x N) in fp32 and in bf16.
+
+    ``F.linear`` rather than ``torch.mm``: it is what the models call, and on CPUs without
+    native bf16 ``mm`` takes a reference path that is far slower than ``linear``'s oneDNN one.
+    Median of interleaved rounds after one warm-up round. The report times the same call
+    beside the models instead, so that the peak sees the same machine load.
+    """
+    m, k, n = shape
+    flops = 2 * m * k * n
+    calls = {name: _gemm_call(device, dtype, shape) for name, dtype in PRECISIONS}
+    seconds, _ = time_interleaved(calls, 1, rounds, device)
+    return {name: flops / statistics.median(s) / 1e9 for name, s in seconds.items()}
+
+
+def _gemm_call(
+    device: torch.device, dtype: torch.dtype, shape: tuple[int, int, int] = GEMM_SHAPE
+) -> Callable[[], object]:
+    """One (M x K) by (K x N) linear layer in ``dtype``, as a timed call."""
+    m, k, n = shape
+    inputs = torch.randn(m, k, device=device, dtype=dtype)
+    weight = torch.randn(n, k, device=device, dtype=dtype)
+    return lambda: nn.functional.linear(inputs, weight)
+
+
+def compile_model(model: nn.Module, mode: str) -> nn.Module:
+    """``torch.compile`` per MixerLayer (``regional``: one graph per stage) or whole (``full``)."""
+    if mode == "full":
+        return torch.compile(model)
+    if mode == "regional":
+        for module in model.modules():
+            if isinstance(module, MixerLayer):
+                module.compile()
+        return model
+    raise ValueError(f"compile mode must be one of {COMPILE_MODES[:2]}; got {mode!r}")
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def time_interleaved(
+    calls: Mapping[str, Callable[[], object]],
+    warmup: int,
+    iters: int,
+    device: torch.device,
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Per key: the seconds of each timed call, and the seconds of its first (warm-up) call.
+
+    Each round calls every key once, in order, so all keys see the same machine load.
+    """
+    first: dict[str, float] = {}
+    for round_index in range(warmup):
+        for key, call in calls.items():
+            _synchronize(device)
+            start = time.perf_counter()
+            call()
+            _synchronize(device)
+            if round_index == 0:
+                first[key] = time.perf_counter() - start
+    seconds: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(iters):
+        for key, call in calls.items():
+            _synchronize(device)
+            start = time.perf_counter()
+            call()
+            _synchronize(device)
+            seconds[key].append(time.perf_counter() - start)
+    return seconds, first
+
+
+def _result(
+    case: Case, seconds: Sequence[float], first: float, gflop: float, peak: float | None
+) -> CaseResult:
+    rates = [case.batch_size / s for s in seconds]
+    median = statistics.median(seconds)
+    images_per_s = case.batch_size / median
+    utilisation = images_per_s * gflop / peak if peak and case.mode != "train" else None
+    return CaseResult(
+        case=case,
+        batch_seconds=tuple(seconds),
+        median_seconds=median,
+        images_per_s=images_per_s,
+        min_images_per_s=min(rates),
+        max_images_per_s=max(rates),
+        gflop_per_image=gflop,
+        utilisation=utilisation,
+        first_call_seconds=first,
+    )
+
+
+def _rss_mb(field_name: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
+    with open("/proc/self/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"/proc/self/status has no {field_name}")
+
+
+def _memory_probe(name: str, fused: bool, batch_size: int, device: str) -> dict[str, float]:
+    """In this (fresh) process: the peak memory of one training step of ``name``.
+
+    On a CPU the peak resident set size of the step alone: VmHWM is reset (``clear_refs``)
+    after the model and inputs exist, so building the model does not count as the peak.
+    """
+    torch.manual_seed(0)
+    torch_device = torch.device(device)
+    overrides = {"fused": fused} if name == DYNAMIXER else {}
+    model = create_model(name, **overrides).to(torch_device).train()
+    images = torch.randn(batch_size, *IMAGE_SIZE, device=torch_device)
+    labels = torch.randint(0, 1000, (batch_size,), device=torch_device)
+    if torch_device.type == "cuda":
+        torch.cuda.synchronize(torch_device)
+        torch.cuda.reset_peak_memory_stats(torch_device)
+        before = torch.cuda.memory_allocated(torch_device) / 2**20
+    else:
+        with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
+            clear_refs.write("5")  # reset VmHWM to the current RSS
+        before = _rss_mb("VmRSS")
+    nn.functional.cross_entropy(model(images), labels).backward()
+    if torch_device.type == "cuda":
+        torch.cuda.synchronize(torch_device)
+        peak = torch.cuda.max_memory_allocated(torch_device) / 2**20
+    else:
+        peak = _rss_mb("VmHWM")
+    return {"before_mb": before, "peak_mb": peak}
+
+
+def peak_training_memory(name: str, fused: bool, batch_size: int, device: str) -> MemoryPeak:
+    """Peak memory of one forward + backward of a fresh model, in a fresh subprocess."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.fastpath",
+        "--memory-probe",
+        name,
+        "--fused" if fused else "--plain",
+        "--batch-size",
+        str(batch_size),
+        "--device",
+        device,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe {' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    return MemoryPeak(
+        model=name,
+        path="fused" if fused else "plain",
+        batch_size=batch_size,
+        measure="max_memory_allocated" if device.startswith("cuda") else "peak RSS",
+        before_mb=probe["before_mb"],
+        peak_mb=probe["peak_mb"],
+        step_mb=probe["peak_mb"] - probe["before_mb"],
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to measure (the command line, checked)."""
+
+    device: str = "cpu"
+    batch_size: int = 32
+    bf16_batch_size: int | None = None  # None: batch_size, or SLOW_BF16_BATCH on slow-bf16 CPUs
+    warmup: int = 1
+    iters: int = 3
+    train_iters: int = 2
+    compile: str = "regional"
+    compile_plain: bool = False
+    bf16: bool = True
+    train: bool = True
+    memory: bool = True
+    output_dir: Path = DEFAULT_OUTPUT_DIR
+
+
+def _models(device: torch.device) -> dict[str, nn.Module]:
+    """DynaMixer-S plain and fused with the same weights, and ViP-S/7, in eval mode."""
+    torch.manual_seed(0)
+    plain = create_model(DYNAMIXER, fused=False)
+    fused = create_model(DYNAMIXER, fused=True)
+    fused.load_state_dict(plain.state_dict())
+    vip = create_model(VIP)
+    return {
+        name: model.to(device).eval()
+        for name, model in zip(PATHS, (plain, fused, vip), strict=True)
+    }
+
+
+def run_report(settings: Settings, progress: Callable[[str], None] = print) -> FastPathReport:
+    """Measure everything the issue's targets need, side by side; see the module docstring."""
+    start = time.perf_counter()
+    device = torch.device(settings.device)
+    report = FastPathReport(
+        environment=describe_environment(str(device)),
+        settings={k: str(v) for k, v in dataclasses.asdict(settings).items()},
+        gemm_peak_gflops={},
+        load_average_before=_load_average(),
+    )
+    # A quick probe decides the bf16 batch; the reported peaks are timed with the models below.
+    probe = gemm_peak(device, shape=(1024, 1024, 1024), rounds=1)
+    bf16_batch = settings.bf16_batch_size or settings.batch_size
+    slow_bf16 = probe["bf16"] < probe["fp32"]
+    if settings.bf16 and settings.bf16_batch_size is None and slow_bf16 and device.type == "cpu":
+        bf16_batch = min(settings.batch_size, SLOW_BF16_BATCH)
+        report.notes.append(
+            f"This CPU has no fast bf16 matmul (a bf16 GEMM runs at {probe['bf16']:.1f} "
+            + f"GFLOP/s against {probe['fp32']:.1f} in fp32), so the bf16 cases are timed at "
+            + f"batch {bf16_batch} to keep the run short; their ratios compare images per second."
+        )
+
+    gflop = {name: 2 * count_flops(name, IMAGE_SIZE).macs / 1e9 for name in (DYNAMIXER, VIP)}
+    models = _models(device)
+    images = torch.randn(settings.batch_size, *IMAGE_SIZE, device=device)
+    bf16_images = images[:bf16_batch].contiguous()
+
+    cases: dict[str, tuple[Case, Callable[[], object]]] = {}
+
+    def add(name: str, path: str, mode: str, precision: str, model: nn.Module) -> None:
+        batch = bf16_images if precision == "bf16" else images
+        key = f"{name} {path + ' ' if path != '-' else ''}{mode} {precision}"
+
+        def call() -> object:
+            with _autocast(device, precision):
+                return model(batch)
+
+        cases[key] = (Case(key, name, path, mode, precision, batch.shape[0]), call)
+
+    add(DYNAMIXER, "plain", "eager", "fp32", models["plain"])
+    add(DYNAMIXER, "fused", "eager", "fp32", models["fused"])
+    add(VIP, "-", "eager", "fp32", models["vip"])
+    if settings.compile != "none":
+        add(DYNAMIXER, "fused", "compiled", "fp32", _compiled(models["fused"], settings.compile))
+        add(VIP, "-", "compiled", "fp32", _compiled(models["vip"], settings.compile))
+        if settings.compile_plain:
+            add(
+                DYNAMIXER, "plain", "compiled", "fp32", _compiled(models["plain"], settings.compile)
+            )
+    if settings.bf16:
+        add(DYNAMIXER, "plain", "eager", "bf16", models["plain"])
+        add(DYNAMIXER, "fused", "eager", "bf16", models["fused"])
+        add(VIP, "-", "eager", "bf16", models["vip"])
+    if settings.compile != "none" and settings.bf16 and not slow_bf16:
+        add(DYNAMIXER, "fused", "compiled", "bf16", _compiled(models["fused"], settings.compile))
+        add(VIP, "-", "compiled", "bf16", _compiled(models["vip"], settings.compile))
+
+    # The GEMM peak is timed in the same rounds as the models, so it sees the same load.
+    gemms = {f"gemm {precision}": _gemm_call(device, dtype) for precision, dtype in PRECISIONS}
+    progress(
+        f"inference: {len(cases)} cases and the GEMM peak ({'x'.join(map(str, GEMM_SHAPE))} "
+        + f"linear), batch {settings.batch_size} (bf16 {bf16_batch}), {settings.warmup} warm-up "
+        + f"+ {settings.iters} timed rounds, interleaved ..."
+    )
+    calls = {**gemms, **{k: call for k, (_, call) in cases.items()}}
+    with torch.inference_mode():
+        seconds, first = time_interleaved(calls, settings.warmup, settings.iters, device)
+    gemm_flops = 2 * GEMM_SHAPE[0] * GEMM_SHAPE[1] * GEMM_SHAPE[2]
+    for precision, _ in PRECISIONS:
+        gemm_seconds = seconds[f"gemm {precision}"]
+        report.gemm_peak_gflops[precision] = gemm_flops / statistics.median(gemm_seconds) / 1e9
+        report.gemm_seconds[precision] = tuple(gemm_seconds)
+    progress(
+        "  GEMM peak "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items())
+    )
+    for key, (case, _) in cases.items():
+        peak = report.gemm_peak_gflops[case.precision]
+        result = _result(case, seconds[key], first[key], gflop[case.model], peak)
+        report.results.append(result)
+        progress(f"  {key:<38} {result.images_per_s:7.2f} img/s")
+
+    if settings.train:
+        progress(f"training step (forward + backward), batch {settings.batch_size} ...")
+        labels = torch.randint(0, 1000, (settings.batch_size,), device=device)
+        train_cases = {}
+        for path in ("plain", "fused"):
+            model = models[path].train()
+            case = Case(
+                f"{DYNAMIXER} {path} train fp32", DYNAMIXER, path, "train", "fp32", len(images)
+            )
+            train_cases[case.key] = (case, _training_step(model, images, labels))
+        seconds, first = time_interleaved(
+            {k: call for k, (_, call) in train_cases.items()},
+            settings.warmup,
+            settings.train_iters,
+            device,
+        )
+        for key, (case, _) in train_cases.items():
+            result = _result(case, seconds[key], first[key], gflop[DYNAMIXER], None)
+            report.results.append(result)
+            progress(f"  {key:<38} {result.median_seconds:7.2f} s/step")
+        for path in ("plain", "fused"):
+            models[path].eval()
+
+    if settings.memory:
+        progress(f"peak memory of a training step, batch {settings.batch_size}, subprocesses ...")
+        for fused in (False, True):
+            peak = peak_training_memory(DYNAMIXER, fused, settings.batch_size, settings.device)
+            report.memory.append(peak)
+            progress(f"  {peak.path:<6} step {peak.step_mb:8.0f} MB (peak {peak.peak_mb:.0f} MB)")
+
+    report.load_average_after = _load_average()
+    report.targets = evaluate_targets(report)
+    report.wall_seconds = time.perf_counter() - start
+    return report
+
+
+def _compiled(model: nn.Module, mode: str) -> nn.Module:
+    """A compiled copy (compilation happens in the first warm-up round, timed apart)."""
+    return compile_model(copy.deepcopy(model), mode)
+
+
+def _training_step(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+) -> Callable[[], object]:
+    def step() -> object:
+        model.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        return loss
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging and rendering
+
+
+def _find(report: FastPathReport, key: str) -> CaseResult | None:
+    return next((r for r in report.results if r.case.key == key), None)
+
+
+def evaluate_targets(report: FastPathReport) -> list[Target]:
+    """The issue's CPU targets (ratios of medians measured in this run), PASS or MISS."""
+    targets: list[Target] = []
+    plain = _find(report, f"{DYNAMIXER} plain eager fp32")
+    fused = _find(report, f"{DYNAMIXER} fused eager fp32")
+    if plain is None or fused is None:
+        return targets
+    ratio = fused.images_per_s / plain.images_per_s
+    targets.append(
+        Target(
+            "fused fp32 eager vs plain fp32 eager",
+            ratio,
+            FAST_EAGER_SPEEDUP,
+            ratio >= FAST_EAGER_SPEEDUP,
+            f"{fused.images_per_s:.2f} vs {plain.images_per_s:.2f} img/s",
+        )
+    )
+    fused_modes = [r for r in report.results if r.case.path == "fused" and r.case.mode != "train"]
+    best = max(fused_modes, key=lambda r: r.images_per_s)
+    ratio = best.images_per_s / plain.images_per_s
+    targets.append(
+        Target(
+            "best DynaMixer-S mode vs plain fp32 eager",
+            ratio,
+            BEST_MODE_SPEEDUP,
+            ratio >= BEST_MODE_SPEEDUP,
+            f"best: {best.case.key}, {best.images_per_s:.2f} img/s",
+        )
+    )
+    fp32 = [r for r in fused_modes if r.case.precision == "fp32" and r.utilisation is not None]
+    best_fp32 = max(fp32, key=lambda r: r.utilisation or 0.0)
+    utilisation = best_fp32.utilisation or 0.0
+    targets.append(
+        Target(
+            "fp32 FLOP utilisation (of the GEMM peak)",
+            utilisation,
+            FP32_UTILISATION,
+            utilisation >= FP32_UTILISATION,
+            f"{best_fp32.case.key}: {best_fp32.images_per_s * best_fp32.gflop_per_image:.1f} "
+            + f"of {report.gemm_peak_gflops['fp32']:.1f} GFLOP/s",
+        )
+    )
+    for mode, precision in (("eager", "fp32"), ("compiled", "fp32"), ("eager", "bf16")):
+        dyna = _find(report, f"{DYNAMIXER} fused {mode} {precision}")
+        vip = _find(report, f"{VIP} {mode} {precision}")
+        if dyna is None or vip is None:
+            continue
+        ratio = dyna.images_per_s / vip.images_per_s
+        targets.append(
+            Target(
+                f"DynaMixer-S (fused) vs ViP-S/7, {mode} {precision}",
+                ratio,
+                1.0,
+                ratio >= 1.0,
+                f"{dyna.images_per_s:.2f} vs {vip.images_per_s:.2f} img/s",
+            )
+        )
+    train_plain = _find(report, f"{DYNAMIXER} plain train fp32")
+    train_fused = _find(report, f"{DYNAMIXER} fused train fp32")
+    if train_plain and train_fused:
+        ratio = train_plain.median_seconds / train_fused.median_seconds
+        targets.append(
+            Target(
+                "training step speed, fused vs plain",
+                ratio,
+                1.0,
+                ratio >= 1.0,
+                f"{train_fused.median_seconds:.2f} vs {train_plain.median_seconds:.2f} s/step",
+            )
+        )
+    memory = {m.path: m for m in report.memory}
+    if {"plain", "fused"} <= memory.keys():
+        ratio = memory["fused"].peak_mb / memory["plain"].peak_mb
+        targets.append(
+            Target(
+                "training-step peak memory, fused / plain (at most 1)",
+                ratio,
+                1.0,
+                ratio <= 1.0,
+                f"{memory['fused'].peak_mb:.0f} vs {memory['plain'].peak_mb:.0f} MB "
+                + f"({memory['plain'].measure})",
+            )
+        )
+    return targets
+
+
+def render_markdown(report: FastPathReport) -> str:
+    env = report.environment
+    plain = _find(report, f"{DYNAMIXER} plain eager fp32")
+    lines = [
+        f"# DynaMixer fast path on {env.device} ({env.device_name})",
+        "",
+        "Generated by `python -m benchmarks.fastpath` (issue 7); do not edit. Every ratio is "
+        + "between medians timed side by side in this one run (interleaved rounds).",
+        "",
+        f"- device: {env.device} ({env.device_name}), {env.threads} threads of "
+        + f"{env.cpu_count} CPUs",
+        f"- torch {env.torch_version}, timm {env.timm_version}, Python {env.python_version}",
+        f"- date: {env.date}; run took {report.wall_seconds / 60:.1f} min",
+        f"- load average (1, 5, 15 min) before: {report.load_average_before}, "
+        + f"after: {report.load_average_after}",
+        f"- GEMM peak (one linear, {'x'.join(map(str, GEMM_SHAPE))}): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items()),
+        "- settings: " + ", ".join(f"{k}={v}" for k, v in report.settings.items()),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | required | result | detail |",
+        "|---|---|---|---|---|",
+    ]
+    for t in report.targets:
+        fmt = ".0%" if "utilisation" in t.name else ".3f"
+        lines.append(
+            f"| {t.name} | {t.measured:{fmt}} | {t.required:{fmt}} | "
+            + f"{'PASS' if t.passed else 'MISS'} | {t.detail} |"
+        )
+    lines += [
+        "",
+        "## Throughput",
+        "",
+        "| case | batch | img/s (median) | min-max | vs plain fp32 eager | FLOP utilisation "
+        + "| first call (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report.results:
+        if r.case.mode == "train":
+            continue
+        ratio = f"{r.images_per_s / plain.images_per_s:.3f}" if plain else "-"
+        utilisation = f"{r.utilisation:.0%}" if r.utilisation is not None else "-"
+        lines.append(
+            f"| {r.case.key} | {r.case.batch_size} | {r.images_per_s:.2f} | "
+            + f"{r.min_images_per_s:.2f}-{r.max_images_per_s:.2f} | {ratio} | {utilisation} | "
+            + f"{r.first_call_seconds:.1f} |"
+        )
+    train = [r for r in report.results if r.case.mode == "train"]
+    if train:
+        lines += [
+            "",
+            "## Training step (forward + backward, fp32)",
+            "",
+            "| case | batch | s/step (median) | all steps (s) |",
+            "|---|---|---|---|",
+        ]
+        for r in train:
+            steps = ", ".join(f"{s:.2f}" for s in r.batch_seconds)
+            lines.append(
+                f"| {r.case.key} | {r.case.batch_size} | {r.median_seconds:.2f} | {steps} |"
+            )
+    if report.memory:
+        lines += [
+            "",
+            "## Peak memory of a training step (fresh process each)",
+            "",
+            "| path | batch | measure | before step (MB) | peak (MB) | step needed (MB) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in report.memory:
+            lines.append(
+                f"| {m.path} | {m.batch_size} | {m.measure} | {m.before_mb:.0f} | "
+                + f"{m.peak_mb:.0f} | {m.step_mb:.0f} |"
+            )
+    if report.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_text(report: FastPathReport) -> str:
+    """The targets as the console summary."""
+    lines = [
+        "GEMM peak: "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items())
+    ]
+    for t in report.targets:
+        fmt = ".0%" if "utilisation" in t.name else ".3f"
+        lines.append(
+            f"{'PASS' if t.passed else 'MISS'}  {t.name}: {t.measured:{fmt}} "
+            + f"(target {t.required:{fmt}}; {t.detail})"
+        )
+    return "\n".join(lines)
+
+
+def write_report(report: FastPathReport, output_dir: Path) -> tuple[Path, Path]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stem = output_dir / f"fastpath_{report.environment.device.split(':')[0]}"
+    markdown, data = stem.with_suffix(".md"), stem.with_suffix(".json")
+    markdown.write_text(render_markdown(report), encoding="utf-8")
+    data.write_text(json.dumps(dataclasses.asdict(report), indent=2, default=str) + "\n")
+    return markdown, data
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.fastpath",
+        description="DynaMixer-S fused vs plain vs ViP-S/7, measured side by side (issue 7).",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--bf16-batch-size",
+        type=int,
+        default=None,
+        help=f"default: --batch-size, or {SLOW_BF16_BATCH} on a CPU without fast bf16",
+    )
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds (compile here)")
+    parser.add_argument("--iters", type=int, default=3, help="timed inference rounds")
+    parser.add_argument("--train-iters", type=int, default=2, help="timed training rounds")
+    parser.add_argument("--compile", choices=COMPILE_MODES, default="regional")
+    parser.add_argument("--compile-plain", action="store_true", help="also compile plain")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--no-bf16", dest="bf16", action="store_false")
+    parser.add_argument("--no-train", dest="train", action="store_false")
+    parser.add_argument("--no-memory", dest="memory", action="store_false")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    probe = parser.add_argument_group("internal: one memory probe in a fresh process")
+    probe.add_argument("--memory-probe", metavar="MODEL", default=None)
+    path = probe.add_mutually_exclusive_group()
+    path.add_argument("--fused", dest="probe_fused", action="store_true", default=True)
+    path.add_argument("--plain", dest="probe_fused", action="store_false")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> Settings:
+    for name in ("batch_size", "iters", "train_iters"):
+        value = getattr(args, name)
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
+    if args.warmup < 1:
+        raise ValueError(f"--warmup must be >= 1 (the first round compiles); got {args.warmup}")
+    if args.bf16_batch_size is not None and args.bf16_batch_size < 1:
+        raise ValueError(f"--bf16-batch-size must be >= 1; got {args.bf16_batch_size}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise ValueError(f"--device must be cpu or cuda; got {args.device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda; got {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device} was asked for but CUDA is not available")
+    return Settings(
+        device=args.device,
+        batch_size=args.batch_size,
+        bf16_batch_size=args.bf16_batch_size,
+        warmup=args.warmup,
+        iters=args.iters,
+        train_iters=args.train_iters,
+        compile=args.compile,
+        compile_plain=args.compile_plain,
+        bf16=args.bf16,
+        train=args.train,
+        memory=args.memory,
+        output_dir=args.output_dir,
+    )
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    if args.memory_probe is not None:
+        print(
+            json.dumps(
+                _memory_probe(args.memory_probe, args.probe_fused, args.batch_size, args.device)
+            )
+        )
+        return 0
+    settings = _check(args)
+    with _threads(args.threads):
+        report = run_report(settings)
+    markdown, data = write_report(report, settings.output_dir)
+    print(render_text(report))
+    print(f"wrote {markdown} and {data}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

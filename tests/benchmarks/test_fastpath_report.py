@@ -1,0 +1,112 @@
+"""The fast-path report's judging and rendering, on synthetic timings (nothing is timed here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import fastpath
+from benchmarks.fastpath import Case, CaseResult, FastPathReport, MemoryPeak
+from benchmarks.measure import describe_environment
+
+
+def _result(key: str, images_per_s: float, batch: int = 32) -> CaseResult:
+    name, rest = key.split(" ", 1)
+    parts = rest.split()
+    path = parts[0] if parts[0] in ("plain", "fused") else "-"
+    mode, precision = parts[-2], parts[-1]
+    case = Case(key, name, path, mode, precision, batch)
+    seconds = batch / images_per_s
+    return CaseResult(
+        case=case,
+        batch_seconds=(seconds, seconds),
+        median_seconds=seconds,
+        images_per_s=images_per_s,
+        min_images_per_s=images_per_s,
+        max_images_per_s=images_per_s,
+        gflop_per_image=14.6,
+        utilisation=None if mode == "train" else images_per_s * 14.6 / 60.0,
+        first_call_seconds=seconds,
+    )
+
+
+def _report(fused_eager: float, train_fused: float, fused_peak_mb: float) -> FastPathReport:
+    report = FastPathReport(
+        environment=describe_environment("cpu"),
+        settings={"batch_size": "32"},
+        gemm_peak_gflops={"fp32": 60.0, "bf16": 5.0},
+    )
+    report.results = [
+        _result("dynamixer_s plain eager fp32", 2.0),
+        _result("dynamixer_s fused eager fp32", fused_eager),
+        _result("vip_s7 eager fp32", 2.3),
+        _result("dynamixer_s fused compiled fp32", 2.5),
+        _result("vip_s7 compiled fp32", 2.4),
+        _result("dynamixer_s fused eager bf16", 0.5, batch=4),
+        _result("vip_s7 eager bf16", 0.5, batch=4),
+        _result("dynamixer_s plain train fp32", 32 / 30.0),
+        _result("dynamixer_s fused train fp32", 32 / train_fused),
+    ]
+    report.memory = [
+        MemoryPeak("dynamixer_s", "plain", 32, "peak RSS", 1000.0, 9000.0, 8000.0),
+        MemoryPeak("dynamixer_s", "fused", 32, "peak RSS", 1000.0, fused_peak_mb, 0.0),
+    ]
+    return report
+
+
+def test_targets_are_ratios_of_medians_with_pass_and_miss():
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    targets = {t.name: t for t in fastpath.evaluate_targets(report)}
+    fast = targets["fused fp32 eager vs plain fp32 eager"]
+    assert fast.measured == pytest.approx(1.3) and fast.passed
+    best = targets["best DynaMixer-S mode vs plain fp32 eager"]
+    assert best.measured == pytest.approx(1.3) and not best.passed  # 2.5x required
+    assert "fused eager fp32" in best.detail
+    utilisation = targets["fp32 FLOP utilisation (of the GEMM peak)"]
+    assert utilisation.measured == pytest.approx(2.6 * 14.6 / 60.0)
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, compiled fp32"].passed
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, eager bf16"].passed  # equal counts
+    assert targets["training step speed, fused vs plain"].measured == pytest.approx(30 / 29)
+    memory = targets["training-step peak memory, fused / plain (at most 1)"]
+    assert memory.measured == pytest.approx(8000 / 9000) and memory.passed
+
+
+def test_slower_fused_path_and_more_memory_are_misses():
+    report = _report(fused_eager=1.9, train_fused=31.0, fused_peak_mb=9500.0)
+    targets = {t.name: t for t in fastpath.evaluate_targets(report)}
+    assert not targets["fused fp32 eager vs plain fp32 eager"].passed
+    assert not targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
+    assert not targets["training step speed, fused vs plain"].passed
+    assert not targets["training-step peak memory, fused / plain (at most 1)"].passed
+
+
+def test_report_files_say_where_and_how_it_was_measured(tmp_path):
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    report.targets = fastpath.evaluate_targets(report)
+    report.notes.append("a note")
+    markdown, data = fastpath.write_report(report, tmp_path)
+    assert markdown.name == "fastpath_cpu.md" and data.name == "fastpath_cpu.json"
+    text = markdown.read_text()
+    for expected in ("torch ", "load average", "GEMM peak", "| PASS |", "| MISS |", "a note"):
+        assert expected in text
+    assert "| dynamixer_s fused eager fp32 | 32 | 2.60 |" in text
+    record = json.loads(data.read_text())
+    assert record["environment"]["device"] == "cpu"
+    assert len(record["results"]) == len(report.results)
+    summary = fastpath.render_text(report)
+    assert summary.count("PASS") + summary.count("MISS") == len(report.targets)
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--batch-size", "0"], r"--batch-size must be >= 1; got 0"),
+        (["--warmup", "0"], r"--warmup must be >= 1"),
+        (["--device", "tpu"], r"--device must be cpu or cuda; got 'tpu'"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_built(argv, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fastpath.main(argv)

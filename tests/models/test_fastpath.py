@@ -1,0 +1,211 @@
+"""The fused DynaMixer path against the plain one: same parameters, same numbers (issue 7).
+
+The plain path (``fused=False``) is the authors' computation line by line; the fused path must
+give the same outputs and gradients (fp32) for the named models, for every ablation override and
+for both of its ways of combining the branches (projection folded into per-image matrices when a
+stage has more than K * C tokens per image, weighted sum in place otherwise).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import models
+from models.dynamixer import DynaMixerBlock, config_dict, set_fused
+
+# The acceptance bound of issue 7 on full-model logits (fp32); measured differences are ~1e-7.
+LOGIT_TOLERANCE = 1e-5
+# Gradients are compared per parameter, relative to that parameter's largest gradient.
+GRADIENT_TOLERANCE = 1e-4
+
+ABLATIONS = [
+    {},
+    {"segment_dim": None},
+    {"segment_dim": 16},
+    {"mixing": "random"},
+    {"mixing": "dense"},
+    {"reduced_dim": 1},
+    {"row_mixing": False},
+    {"column_mixing": False},
+    {"channel_mixing": False},
+    {"reweight": False},
+    {"share_row_column": True},
+    {"reweight": False, "channel_mixing": False},
+    {"row_mixing": False, "channel_mixing": False},
+    {"mixing": "dense", "share_row_column": True},
+]
+BLOCK_OVERRIDES = [
+    {k: v for k, v in overrides.items() if k != "segment_dim"}
+    for overrides in ABLATIONS
+    if "segment_dim" not in overrides
+]
+
+
+def _id(overrides: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in overrides.items()) or "baseline"
+
+
+def _outputs_and_gradients(
+    model: torch.nn.Module, x: torch.Tensor, fused: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    set_fused(model, fused)
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    projection = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))
+    (out * projection).sum().backward()
+    grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    return out.detach(), grads
+
+
+def _assert_same(model: torch.nn.Module, x: torch.Tensor, label: str) -> None:
+    fused_out, fused_grads = _outputs_and_gradients(model, x, True)
+    plain_out, plain_grads = _outputs_and_gradients(model, x, False)
+    diff = (fused_out - plain_out).abs().max().item()
+    assert diff <= LOGIT_TOLERANCE, f"{label}: fused vs plain outputs differ by {diff:.2e}"
+    assert fused_grads.keys() == plain_grads.keys()
+    for name, plain in plain_grads.items():
+        scale = plain.abs().max().item() + 1e-12
+        gap = (fused_grads[name] - plain).abs().max().item() / scale
+        assert gap <= GRADIENT_TOLERANCE, f"{label}: gradient of {name} differs by {gap:.2e} (rel)"
+
+
+def _randomise(module: torch.nn.Module, std: float = 0.1) -> None:
+    """Weights of a size that makes every branch and bias matter (the default init is tiny)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(std=std)
+
+
+@pytest.mark.parametrize("name", ["dynamixer_s", "dynamixer_m", "dynamixer_l"])
+def test_named_models_fused_equals_plain(name):
+    """Full models at batch 2: logits within 1e-5, every parameter's gradient alike."""
+    torch.manual_seed(0)
+    model = models.create_model(name)
+    assert model.config.fused, "the fused path is the default"
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    _assert_same(model, x, name)
+
+
+@pytest.mark.parametrize("overrides", ABLATIONS, ids=_id)
+def test_ablations_fused_equals_plain(overrides):
+    model = models.create_model("dynamixer_digits", **overrides)
+    _randomise(model)
+    _assert_same(model, torch.randn(3, 3, 32, 32), f"dynamixer_digits {overrides}")
+
+
+@pytest.mark.parametrize("overrides", BLOCK_OVERRIDES, ids=_id)
+@pytest.mark.parametrize(
+    ("dim", "resolution", "segments"),
+    [(16, 8, 4), (32, 4, 4)],
+    ids=["folded-projection", "weighted-sum"],
+)
+def test_block_fused_equals_plain(overrides, dim, resolution, segments):
+    """Both combine strategies (64 tokens > K * 16 folds proj; 16 tokens < K * 32 does not)."""
+    block = DynaMixerBlock(dim, resolution, segments, **overrides)
+    _randomise(block)
+    x = torch.randn(3, resolution, resolution, dim, requires_grad=True)
+    block.fused = True
+    fused = block(x)
+    (fused_grad,) = torch.autograd.grad(fused.square().sum(), x)
+    block.fused = False
+    plain = block(x)
+    (plain_grad,) = torch.autograd.grad(plain.square().sum(), x)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fused_grad, plain_grad, atol=1e-4, rtol=1e-4)
+
+
+def test_block_fused_accepts_strided_tokens():
+    """The official skeleton hands blocks an NHWC view of NCHW memory; the fused path copes."""
+    block = DynaMixerBlock(16, 8, 4)
+    _randomise(block)
+    x = torch.randn(2, 16, 8, 8).permute(0, 2, 3, 1)
+    assert not x.is_contiguous()
+    block.fused = True
+    fused = block(x)
+    block.fused = False
+    torch.testing.assert_close(fused, block(x), atol=1e-5, rtol=1e-5)
+
+
+def test_full_size_ablation_fused_equals_plain():
+    """One ablation at full size, where stage 1 folds the projection and stage 2 does not."""
+    torch.manual_seed(0)
+    model = models.create_model("dynamixer_s", channel_mixing=False, num_classes=10).eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        fused = set_fused(model, True)(x)
+        plain = set_fused(model, False)(x)
+    assert (fused - plain).abs().max().item() <= LOGIT_TOLERANCE
+
+
+def test_checkpoints_move_between_paths(tmp_path):
+    """A state dict saved from either path loads strictly into the other: same names, shapes."""
+    torch.manual_seed(0)
+    fused = models.create_model("dynamixer_digits").eval()
+    plain = models.create_model("dynamixer_digits", fused=False).eval()
+    assert list(fused.state_dict()) == list(plain.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    for source, target in ((fused, plain), (plain, fused)):
+        _randomise(source)
+        path = tmp_path / "checkpoint.pth"
+        torch.save(source.state_dict(), path)
+        models.load_checkpoint(target, path)
+        with torch.inference_mode():
+            torch.testing.assert_close(target(x), source(x), atol=1e-6, rtol=1e-5)
+
+
+def test_switching_paths_at_runtime():
+    model = models.create_model("dynamixer_digits")
+    blocks = [m for m in model.modules() if isinstance(m, DynaMixerBlock)]
+    assert blocks and all(b.fused for b in blocks) and model.contiguous_tokens
+    set_fused(model, False)
+    assert not any(b.fused for b in blocks) and not model.contiguous_tokens
+    assert model.config.fused is False
+    with pytest.raises(ValueError, match=r"enabled must be True or False; got 'yes'"):
+        set_fused(model, "yes")
+
+
+def test_fused_is_validated_and_not_part_of_the_architecture():
+    with pytest.raises(ValueError, match=r"fused must be True or False; got 1"):
+        models.create_model("dynamixer_digits", fused=1)
+    assert config_dict("dynamixer_s", fused=False) == config_dict("dynamixer_s")
+    assert "fused" not in config_dict("dynamixer_s")
+
+
+def test_torchscript_runs_the_plain_path():
+    """Scripting keeps working; the scripted model computes the plain path's numbers."""
+    model = models.create_model("dynamixer_digits").eval()
+    _randomise(model)
+    x = torch.randn(2, 3, 32, 32)
+    scripted = torch.jit.script(model)
+    with torch.inference_mode():
+        plain = set_fused(model, False)(x)
+        torch.testing.assert_close(scripted(x), plain, atol=1e-6, rtol=0)
+        torch.testing.assert_close(set_fused(model, True)(x), plain, atol=1e-5, rtol=0)
+
+
+def test_fx_traces_the_fused_path():
+    model = models.create_model("dynamixer_digits").eval()
+    _randomise(model)
+    graph = torch.fx.symbolic_trace(model)
+    assert any(node.target is torch.bmm for node in graph.graph.nodes), "fused path not traced"
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(graph(x), set_fused(model, False)(x), atol=1e-5, rtol=0)
+
+
+def test_bf16_autocast_matches_plain_and_mixes_in_fp32():
+    """Under autocast the fused path stays as close to fp32 as the plain path does."""
+    model = models.create_model("dynamixer_digits").eval()
+    _randomise(model, std=0.05)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        reference = set_fused(model, False)(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain = model(x).float()
+            fused = set_fused(model, True)(x).float()
+    plain_error = (plain - reference).abs().max().item()
+    fused_error = (fused - reference).abs().max().item()
+    assert torch.isfinite(fused).all()
+    assert fused_error <= 2 * plain_error + 1e-3, (fused_error, plain_error)
