@@ -13,6 +13,7 @@ import torch
 
 import models
 from models.dynamixer import DynaMixerBlock, config_dict, set_fused
+from tests.models.conftest import ABLATIONS as SINGLE_ABLATIONS
 
 # The acceptance bound of issue 7 on full-model logits (fp32); measured differences are ~1e-7.
 LOGIT_TOLERANCE = 1e-5
@@ -21,16 +22,7 @@ GRADIENT_TOLERANCE = 1e-4
 
 ABLATIONS = [
     {},
-    {"segment_dim": None},
-    {"segment_dim": 16},
-    {"mixing": "random"},
-    {"mixing": "dense"},
-    {"reduced_dim": 1},
-    {"row_mixing": False},
-    {"column_mixing": False},
-    {"channel_mixing": False},
-    {"reweight": False},
-    {"share_row_column": True},
+    *SINGLE_ABLATIONS,
     {"reweight": False, "channel_mixing": False},
     {"row_mixing": False, "channel_mixing": False},
     {"mixing": "dense", "share_row_column": True},

@@ -7,21 +7,9 @@ import timm
 import torch
 
 import models
-from tests.models.conftest import built, input_for
+from tests.models.conftest import ABLATIONS, built, input_for
 
 NAMED = [n for n in models.list_models() if n != "dynamixer_digits"]
-ABLATIONS = [
-    {"segment_dim": None},
-    {"segment_dim": 16},
-    {"mixing": "random"},
-    {"mixing": "dense"},
-    {"reduced_dim": 1},
-    {"row_mixing": False},
-    {"column_mixing": False},
-    {"channel_mixing": False},
-    {"reweight": False},
-    {"share_row_column": True},
-]
 
 
 def _id(overrides: dict) -> str:
