@@ -1,38 +1,10 @@
 """Measuring one model: parameters, FLOPs (ptflops, aten backend) and throughput.
 
 Each function returns a plain record that carries its provenance; see :mod:`benchmarks.measure`.
+The package re-exports exactly :data:`benchmarks.measure.__all__`, so the list lives in one place.
 """
 
-from benchmarks.measure import (
-    AMP_DTYPES,
-    DEVICES,
-    Environment,
-    FlopCount,
-    ModelSpec,
-    ParamCount,
-    Throughput,
-    ThroughputSettings,
-    count_flops,
-    count_params,
-    describe_environment,
-    flatten,
-    measure_throughput,
-    validate,
-)
+from benchmarks import measure
+from benchmarks.measure import *  # noqa: F403  (the names are measure.__all__, re-exported)
 
-__all__ = [
-    "AMP_DTYPES",
-    "DEVICES",
-    "Environment",
-    "FlopCount",
-    "ModelSpec",
-    "ParamCount",
-    "Throughput",
-    "ThroughputSettings",
-    "count_flops",
-    "count_params",
-    "describe_environment",
-    "flatten",
-    "measure_throughput",
-    "validate",
-]
+__all__ = list(measure.__all__)
