@@ -15,16 +15,13 @@ Counts depend on shapes only, so they are unchanged (the tests hold them to it).
 from __future__ import annotations
 
 import difflib
-import io
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
-from importlib import metadata
 from typing import Any
 
 import timm
 import torch
-from ptflops import get_model_complexity_info
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -33,7 +30,8 @@ from benchmarks.measure import (
     DEFAULT_INPUT_SIZE,
     FlopCount,
     ParamCount,
-    describe_environment,
+    count_module_flops,
+    count_module_params,
 )
 
 __all__ = [
@@ -89,13 +87,6 @@ def skip_meta_init() -> Iterator[None]:
         yield
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 @cache
 def _timm_names() -> frozenset[str]:
     return frozenset(timm.list_models())
@@ -118,13 +109,7 @@ def _build_on_meta(name: str) -> nn.Module:
 
 def count_timm_params(name: str) -> ParamCount:
     """Parameters (weights and biases, no buffers) of timm's ``name``, built on the meta device."""
-    net = _build_on_meta(name)
-    return ParamCount(
-        model=name,
-        overrides={},
-        params=sum(p.numel() for p in net.parameters()),
-        environment=describe_environment(COUNTING_DEVICE),
-    )
+    return count_module_params(_build_on_meta(name), model=name, overrides={})
 
 
 def count_timm_flops(name: str, input_size: tuple[int, ...] = DEFAULT_INPUT_SIZE) -> FlopCount:
@@ -135,23 +120,4 @@ def count_timm_flops(name: str, input_size: tuple[int, ...] = DEFAULT_INPUT_SIZE
     """
     size = tuple(input_size)
     net = _build_on_meta(name)
-    log = io.StringIO()
-    with torch.no_grad():
-        macs, _ = get_model_complexity_info(
-            net,
-            size,
-            as_strings=False,
-            print_per_layer_stat=False,
-            backend="aten",
-            ost=log,
-        )
-    if macs is None:  # ptflops prints the exception and returns None instead of raising
-        raise RuntimeError(f"ptflops could not count timm {name} at input {size}: {log.getvalue()}")
-    return FlopCount(
-        model=name,
-        overrides={},
-        input_size=size,
-        macs=int(macs),
-        counter=f"ptflops {_version('ptflops')}, aten backend",
-        environment=describe_environment(COUNTING_DEVICE),
-    )
+    return count_module_flops(net, size, model=name, overrides={}, label=f"timm {name}")

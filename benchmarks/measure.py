@@ -306,16 +306,58 @@ def _build_on_meta(spec: ModelSpec) -> nn.Module:
         return spec.build()
 
 
-def count_params(model: ModelSpec | str) -> ParamCount:
-    """Count the parameters of a zoo model (built on the meta device: fast, no memory)."""
-    spec = ModelSpec.of(model)
-    net = _build_on_meta(spec)
+def count_module_params(net: nn.Module, *, model: str, overrides: Mapping[str, Any]) -> ParamCount:
+    """The parameter record of an already built ``net`` (weights and biases, no buffers).
+
+    Shared by :func:`count_params` and :mod:`benchmarks.external`, so both count alike.
+    """
     return ParamCount(
-        model=spec.name,
-        overrides=spec.overrides,
+        model=model,
+        overrides=overrides,
         params=sum(p.numel() for p in net.parameters()),
         environment=describe_environment(COUNTING_DEVICE),
     )
+
+
+def count_module_flops(
+    net: nn.Module,
+    size: tuple[int, ...],
+    *,
+    model: str,
+    overrides: Mapping[str, Any],
+    label: str,
+) -> FlopCount:
+    """The FLOPs record of an already built ``net``: ptflops' aten MACs at batch 1.
+
+    ``label`` names the model in the error raised when ptflops cannot count it. Shared by
+    :func:`count_flops` and :mod:`benchmarks.external`, so both count alike.
+    """
+    log = io.StringIO()
+    with torch.no_grad():
+        macs, _ = get_model_complexity_info(
+            net,
+            size,
+            as_strings=False,
+            print_per_layer_stat=False,
+            backend="aten",
+            ost=log,
+        )
+    if macs is None:  # ptflops prints the exception and returns None instead of raising
+        raise RuntimeError(f"ptflops could not count {label} at input {size}: {log.getvalue()}")
+    return FlopCount(
+        model=model,
+        overrides=overrides,
+        input_size=size,
+        macs=int(macs),
+        counter=f"ptflops {_version('ptflops')}, aten backend",
+        environment=describe_environment(COUNTING_DEVICE),
+    )
+
+
+def count_params(model: ModelSpec | str) -> ParamCount:
+    """Count the parameters of a zoo model (built on the meta device: fast, no memory)."""
+    spec = ModelSpec.of(model)
+    return count_module_params(_build_on_meta(spec), model=spec.name, overrides=spec.overrides)
 
 
 def count_flops(
@@ -330,27 +372,8 @@ def count_flops(
     for module in net.modules():
         if isinstance(getattr(module, "fused", None), bool):
             module.fused = False
-    log = io.StringIO()
-    with torch.no_grad():
-        macs, _ = get_model_complexity_info(
-            net,
-            size,
-            as_strings=False,
-            print_per_layer_stat=False,
-            backend="aten",
-            ost=log,
-        )
-    if macs is None:  # ptflops prints the exception and returns None instead of raising
-        raise RuntimeError(
-            f"ptflops could not count {spec.label} at input {size}: {log.getvalue()}"
-        )
-    return FlopCount(
-        model=spec.name,
-        overrides=spec.overrides,
-        input_size=size,
-        macs=int(macs),
-        counter=f"ptflops {_version('ptflops')}, aten backend",
-        environment=describe_environment(COUNTING_DEVICE),
+    return count_module_flops(
+        net, size, model=spec.name, overrides=spec.overrides, label=spec.label
     )
 
 
