@@ -18,22 +18,11 @@ from reproduce import table4
 from reproduce.launch import SlurmOptions
 from reproduce.paper import TABLES
 from reproduce.table4 import RowMeasurement, Table4Job, Table4Result
+from tests.reproduce.conftest import ENVIRONMENT, META
 
 TABLE = TABLES[4]
 ORDER = ["resmlp_s24", "resmlp_b24", "vip_m7", "dynamixer_s", "vip_l7", "dynamixer_m"]
 
-ENVIRONMENT = Environment(
-    device="cpu",
-    device_name="Test CPU 9000",
-    threads=2,
-    cpu_count=2,
-    torch_version="2.14.1",
-    timm_version="1.0.31",
-    ptflops_version="0.7.5",
-    python_version="3.11.7",
-    date="2026-01-02T03:04:05+00:00",
-)
-META = dataclasses.replace(ENVIRONMENT, device="meta", device_name="meta (shapes only)")
 PARAMS = dict(
     zip(ORDER, [30020680, 115736776, 55272488, 26265960, 87784936, 57128264], strict=True)
 )

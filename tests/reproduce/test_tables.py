@@ -21,23 +21,13 @@ import pandas as pd
 import pytest
 
 from benchmarks.external import check_timm_name, count_timm_params, skip_meta_init
-from benchmarks.measure import Environment, FlopCount, ParamCount, count_flops, count_params
+from benchmarks.measure import FlopCount, ParamCount, count_flops, count_params
 from reproduce import figure1, report, tables
 from reproduce.paper import TABLES
 from reproduce.tables import TABLE_SPECS, MeasureKey, Measurement
+from tests.reproduce.conftest import META
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
-META = Environment(
-    device="meta",
-    device_name="meta (shapes only)",
-    threads=2,
-    cpu_count=2,
-    torch_version="2.14.1",
-    timm_version="1.0.31",
-    ptflops_version="0.7.5",
-    python_version="3.11.7",
-    date="2026-01-02T03:04:05+00:00",
-)
 
 
 # ---------------------------------------------------------------------------------------------
