@@ -167,6 +167,19 @@ def _count_params(recipe: Recipe) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# Slurm options taken from the command line as given; the others default from the recipes.
+_SLURM_AS_GIVEN = (
+    "partition",
+    "nodes",
+    "constraint",
+    "signal_delay_s",
+    "mem_gb",
+    "account",
+    "qos",
+    "max_num_timeout",
+)
+
+
 def _slurm_options(args: argparse.Namespace, recipes: list[Recipe]) -> SlurmOptions:
     gpus = args.gpus_per_node
     if gpus is None:
@@ -183,18 +196,11 @@ def _slurm_options(args: argparse.Namespace, recipes: list[Recipe]) -> SlurmOpti
     if timeout is None:
         timeout = 24 * 60 if args.executor == "slurm" else LOCAL_TIMEOUT_MIN
     return SlurmOptions(
-        partition=args.partition,
         gpus_per_node=gpus,
-        nodes=args.nodes,
         tasks_per_node=tasks,
         cpus_per_task=cpus,
         timeout_min=timeout,
-        constraint=args.constraint,
-        signal_delay_s=args.signal_delay_s,
-        mem_gb=args.mem_gb,
-        account=args.account,
-        qos=args.qos,
-        max_num_timeout=args.max_num_timeout,
+        **{name: getattr(args, name) for name in _SLURM_AS_GIVEN},
     )
 
 
@@ -218,19 +224,23 @@ def _job_alive(record: dict[str, Any]) -> tuple[bool, str]:
     return True, "no way to check"
 
 
+def _mark_ended(
+    results_dir: Path, key: str, status: str, error: str, **fields: Any
+) -> dict[str, Any]:
+    """Record that the job for ``key`` ended in ``status`` (it could not say so itself), and why."""
+    return store.update_record(
+        results_dir, key, status=status, error=error, **fields, finished=store.now()
+    )
+
+
 def _reconcile(results_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
     """Mark a record 'failed' if its job is gone without saying so (killed, OOM, node lost)."""
     alive, what = _job_alive(record)
     if alive:
         return record
     logs = record.get("log_paths") or {}
-    return store.update_record(
-        results_dir,
-        record["config_key"],
-        status="failed",
-        error=f"job {record.get('job_id')} ended without a result ({what}); see {logs}",
-        finished=store.now(),
-    )
+    why = f"job {record.get('job_id')} ended without a result ({what}); see {logs}"
+    return _mark_ended(results_dir, record["config_key"], "failed", why)
 
 
 def plan(argv: list[str]) -> Plan:
@@ -412,6 +422,11 @@ def _prepare(the_plan: Plan, launch: Launch) -> None:
     store.write_record(the_plan.results_dir, {**record, "updated": store.now()})
 
 
+def _log_paths(job: submitit.Job) -> dict[str, str]:
+    """Where submitit writes the job's stdout and stderr, as the results record keeps them."""
+    return {"stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
+
+
 def _note_job(the_plan: Plan, launch: Launch, job: submitit.Job) -> None:
     """Record the job id and log paths (unless the job already moved past 'submitted')."""
     record = store.load_record(the_plan.results_dir, launch.key) or {}
@@ -420,7 +435,7 @@ def _note_job(the_plan: Plan, launch: Launch, job: submitit.Job) -> None:
             the_plan.results_dir,
             launch.key,
             job_id=str(job.job_id),
-            log_paths={"stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)},
+            log_paths=_log_paths(job),
         )
 
 
@@ -480,27 +495,19 @@ def wait(
                 error = f"{type(exc).__name__}: {exc}"
                 state = str(job.state)
         record = store.load_record(the_plan.results_dir, launch.key) or {}
-        log_paths = {"stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
+        log_paths = _log_paths(job)
         if state.upper().startswith("CANCELLED"):
-            record = store.update_record(
-                the_plan.results_dir,
-                launch.key,
-                status="cancelled",
-                error=f"job {job.job_id} {state}",
-                log_paths=log_paths,
-                finished=store.now(),
+            why = f"job {job.job_id} {state}"
+            record = _mark_ended(
+                the_plan.results_dir, launch.key, "cancelled", why, log_paths=log_paths
             )
         elif record.get("status") == "failed":
             if not record.get("log_paths"):
                 record = store.update_record(the_plan.results_dir, launch.key, log_paths=log_paths)
         else:
-            record = store.update_record(
-                the_plan.results_dir,
-                launch.key,
-                status="failed",
-                error=f"job {job.job_id} ended in state {state}: {error[-2000:]}",
-                log_paths=log_paths,
-                finished=store.now(),
+            why = f"job {job.job_id} ended in state {state}: {error[-2000:]}"
+            record = _mark_ended(
+                the_plan.results_dir, launch.key, "failed", why, log_paths=log_paths
             )
         results.append(record)
     return results
