@@ -24,9 +24,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib import metadata
 from typing import Any
 
@@ -39,7 +39,9 @@ from models import check_model_name, create_model
 
 __all__ = [
     "AMP_DTYPES",
+    "COMPILE_MODES",
     "DEVICES",
+    "GEMM_SHAPE",
     "Environment",
     "FlopCount",
     "ModelSpec",
@@ -50,6 +52,8 @@ __all__ = [
     "count_params",
     "describe_environment",
     "flatten",
+    "gemm_call",
+    "measure_gemm_peak",
     "measure_throughput",
     "validate",
 ]
@@ -58,6 +62,11 @@ __all__ = [
 DEVICES = ("cpu", "cuda")
 #: Mixed-precision (autocast) dtypes, by the names the command line uses. GPU only.
 AMP_DTYPES: Mapping[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: ``torch.compile`` modes (``mode=``); "reduce-overhead" adds CUDA graphs on a GPU.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: The GEMM-peak yardstick for FLOP utilisation: one linear layer of 2048 tokens, 2048 -> 2048
+#: features (17 GFLOP), large enough to run near the device's best matmul rate.
+GEMM_SHAPE = (2048, 2048, 2048)
 #: The device the counting functions build on: shapes only, no storage, no arithmetic.
 COUNTING_DEVICE = "meta"
 DEFAULT_INPUT_SIZE = (3, 224, 224)
@@ -144,6 +153,7 @@ class ThroughputSettings:
     amp: str | None = None  # None (fp32) or a key of AMP_DTYPES; GPU only
     channels_last: bool = False
     compile: bool = False  # torch.compile before warm-up (the first warm-up batch compiles)
+    compile_mode: str = "default"  # torch.compile(mode=...), one of COMPILE_MODES
     warmup: int = 1
     iters: int = 3
 
@@ -151,6 +161,11 @@ class ThroughputSettings:
     def precision(self) -> str:
         """ "fp32", "amp-bf16" or "amp-fp16"."""
         return "fp32" if self.amp is None else f"amp-{self.amp}"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the matmuls run in: fp32, or the autocast dtype."""
+        return torch.float32 if self.amp is None else AMP_DTYPES[self.amp]
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,7 @@ class Throughput:
     precision: str  # "fp32", "amp-bf16", "amp-fp16"
     channels_last: bool
     compiled: bool
+    compile_mode: str | None  # torch.compile's mode when compiled
     warmup: int
     iters: int
     batch_seconds: tuple[float, ...]  # wall time of each timed batch, synchronised
@@ -290,6 +306,10 @@ def validate(
     _check_positive_int("batch_size", settings.batch_size, 1)
     _check_positive_int("iters", settings.iters, 1)
     _check_positive_int("warmup", settings.warmup, 0)
+    if settings.compile_mode not in COMPILE_MODES:
+        raise ValueError(
+            f"unknown compile mode {settings.compile_mode!r}; accepted: {', '.join(COMPILE_MODES)}"
+        )
     if settings.compile and settings.warmup < 1:
         raise ValueError("compile=True needs warmup >= 1: the first batch compiles the model")
     size = tuple(settings.input_size)
@@ -402,17 +422,13 @@ def measure_throughput(
     spec = ModelSpec.of(model)
     validate(settings, [spec])
     device = torch.device(settings.device)
-
-    def synchronize() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
+    synchronize = partial(_synchronize, device)
     net = spec.build().to(device)
     images = torch.randn(settings.batch_size, *settings.input_size, device=device)
     if settings.channels_last:
         net = net.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    forward = torch.compile(net) if settings.compile else net
+    forward = torch.compile(net, mode=settings.compile_mode) if settings.compile else net
     autocast = (
         torch.autocast(device.type, dtype=AMP_DTYPES[settings.amp])
         if settings.amp is not None
@@ -454,6 +470,7 @@ def measure_throughput(
         precision=settings.precision,
         channels_last=settings.channels_last,
         compiled=settings.compile,
+        compile_mode=settings.compile_mode if settings.compile else None,
         warmup=settings.warmup,
         iters=settings.iters,
         batch_seconds=tuple(batch_seconds),
@@ -464,3 +481,49 @@ def measure_throughput(
         load_average_after=load_after,
         environment=describe_environment(str(device)),
     )
+
+
+def gemm_call(
+    device: torch.device | str, dtype: torch.dtype, shape: tuple[int, int, int] = GEMM_SHAPE
+) -> Callable[[], object]:
+    """One (M x K) by (K x N) linear layer in ``dtype`` on ``device``, as a call to time.
+
+    ``F.linear`` rather than ``torch.mm``: it is what the models call, and on CPUs without
+    native bf16 ``mm`` takes a reference path far slower than ``linear``'s oneDNN one.
+    """
+    m, k, n = shape
+    inputs = torch.randn(m, k, device=device, dtype=dtype)
+    weight = torch.randn(n, k, device=device, dtype=dtype)
+    return lambda: nn.functional.linear(inputs, weight)
+
+
+def measure_gemm_peak(
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    shape: tuple[int, int, int] = GEMM_SHAPE,
+    warmup: int = 1,
+    iters: int = 3,
+) -> float:
+    """GFLOP/s of one large linear layer (median of ``iters`` after ``warmup`` calls).
+
+    The yardstick for model FLOP utilisation: achieved FLOP/s over what a matmul of this dtype
+    reaches on this device, measured beside the models rather than read from a datasheet.
+    """
+    torch_device = torch.device(device)
+    call = gemm_call(torch_device, dtype, shape)
+    seconds = []
+    with torch.inference_mode():
+        for index in range(warmup + iters):
+            _synchronize(torch_device)
+            start = time.perf_counter()
+            call()
+            _synchronize(torch_device)
+            if index >= warmup:
+                seconds.append(time.perf_counter() - start)
+    m, k, n = shape
+    return 2 * m * k * n / statistics.median(seconds) / 1e9
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

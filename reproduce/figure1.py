@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from reproduce.files import write_atomic
+from benchmarks.files import write_atomic
 from reproduce.paper import TABLES, parse_millions
 from reproduce.tables import TABLE_SPECS, find_result
 

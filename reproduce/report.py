@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 
 from benchmarks.external import skip_meta_init
+from benchmarks.files import write_text_atomic
 from models import create_model, dynamixer
 from models.dynamixer import DynaMixerBlock
 from reproduce import table4
-from reproduce.files import write_text_atomic
 from reproduce.paper import CLAIMS, TABLES, PaperRow
 from reproduce.recipes import get_recipe
 from reproduce.tables import (

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reproduce.files import write_text_atomic
+from benchmarks.files import write_text_atomic
 
 __all__ = [
     "ACTIVE",

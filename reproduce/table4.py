@@ -26,9 +26,12 @@ import pandas as pd
 import submitit
 from tqdm.auto import tqdm
 
+from benchmarks.files import write_text_atomic
 from benchmarks.measure import (
     AMP_DTYPES,
+    COMPILE_MODES,
     DEVICES,
+    GEMM_SHAPE,
     Environment,
     FlopCount,
     ModelSpec,
@@ -38,11 +41,11 @@ from benchmarks.measure import (
     count_flops,
     count_params,
     describe_environment,
+    measure_gemm_peak,
     measure_throughput,
     validate,
 )
 from models import list_models
-from reproduce.files import write_text_atomic
 from reproduce.launch import EXECUTORS, SlurmOptions, check_executor, make_executor
 from reproduce.paper import CLAIMS, TABLES, PaperRow, parse_giga, parse_millions
 
@@ -122,6 +125,9 @@ class Table4Result:
     wall_seconds: float  # from the first model built to the last batch timed
     quick: bool = False
     fused: bool = False  # DynaMixer timed on its fused fast path (else the official computation)
+    # One large linear in the timed dtype on the same device, just before the rows: the
+    # yardstick of the MFU column (None: not measured, the column stays blank).
+    gemm_peak_gflops: float | None = None
 
 
 def measure_table4(
@@ -135,6 +141,9 @@ def measure_table4(
     rows = table4_rows(models)
     validate(settings, [row_spec(row, fused) for row in rows])
     start = time.perf_counter()
+    gemm_peak = measure_gemm_peak(settings.device, settings.dtype)
+    if progress:
+        tqdm.write(f"GEMM peak ({settings.precision}): {gemm_peak:.1f} GFLOP/s")
     measured: list[RowMeasurement] = []
     bar = tqdm(rows, desc="Table 4", unit="model", disable=not progress, dynamic_ncols=True)
     for row in bar:
@@ -157,6 +166,7 @@ def measure_table4(
         environment=describe_environment(settings.device),
         wall_seconds=time.perf_counter() - start,
         fused=fused,
+        gemm_peak_gflops=gemm_peak,
     )
 
 
@@ -235,6 +245,7 @@ def build_frame(result: Table4Result) -> pd.DataFrame:
                 "precision": throughput.precision,
                 "channels_last": throughput.channels_last,
                 "compiled": throughput.compiled,
+                "compile_mode": throughput.compile_mode,
                 "warmup": throughput.warmup,
                 "iters": throughput.iters,
                 "load_average_before": throughput.load_average_before,
@@ -262,6 +273,12 @@ def build_frame(result: Table4Result) -> pd.DataFrame:
     )
     position = frame.columns.get_loc("images_per_s_max") + 1
     frame.insert(position, "relative", _relative(frame["images_per_s"], measured_reference))
+    # Model FLOP utilisation: achieved FLOP/s (2 x MACs per image x images/s) over the GEMM peak.
+    achieved = 2 * frame["macs"] * frame["images_per_s"] / 1e9
+    peak = result.gemm_peak_gflops if result.gemm_peak_gflops else math.nan
+    frame.insert(position + 1, "gflop_per_s", achieved)
+    frame.insert(position + 2, "gemm_peak_gflops", peak)
+    frame.insert(position + 3, "mfu", achieved / peak)
     position = frame.columns.get_loc("paper_images_per_s") + 1
     frame.insert(
         position, "paper_relative", _relative(frame["paper_images_per_s"], paper_reference)
@@ -418,10 +435,15 @@ def device_description(result: Table4Result) -> str:
     if settings.channels_last:
         parts.append("channels_last")
     if settings.compile:
-        parts.append("torch.compile")
+        mode = "" if settings.compile_mode == "default" else f"(mode={settings.compile_mode})"
+        parts.append(f"torch.compile{mode}")
     if result.fused:
         parts.append("DynaMixer fused")
     return ", ".join(parts)
+
+
+def _format_share(value: float) -> str:
+    return f"{value:.0%}" if math.isfinite(value) else "–"
 
 
 def display_frame(result: Table4Result, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -449,6 +471,7 @@ def display_frame(result: Table4Result, frame: pd.DataFrame | None = None) -> pd
             ],
             f"vs {reference_label}, paper": [_format_ratio(v) for v in frame["paper_relative"]],
             f"vs {reference_label}, measured": [_format_ratio(v) for v in frame["relative"]],
+            "MFU, measured": [_format_share(v) for v in frame["mfu"]],
             f"{TOP1_COLUMN}, paper": [f"{v:.1f}" for v in frame["paper_top1"]],
         }
     )
@@ -495,10 +518,22 @@ def caption(result: Table4Result, frame: pd.DataFrame) -> str:
         + f"{settings.iters} timed batches after {settings.warmup} warm-up [min–max]{load}. "
         + f"Params and FLOPs (multiply-accumulates, {counter}) counted from the models' shapes. "
         + f"Throughput relative to {reference_label} (= 1.00). "
+        + _mfu_sentence(result)
         + f"torch {environment.torch_version}, timm {environment.timm_version}; "
         + f"{environment.date}; measuring took {_duration(result.wall_seconds)}. "
         + f"Paper: batch {TABLE_BATCH_SIZE} on one {paper_device()}; top-1 is the paper's "
         + f'(not measured). Paper\'s caption: "{TABLE.caption}"'
+    )
+
+
+def _mfu_sentence(result: Table4Result) -> str:
+    if result.gemm_peak_gflops is None:
+        return "MFU not measured. "
+    shape = "×".join(map(str, GEMM_SHAPE))
+    return (
+        "MFU: achieved FLOP/s (2 × MACs × images/s) over the GEMM peak measured just before "
+        + f"(one {shape} linear, {result.settings.precision}: "
+        + f"{result.gemm_peak_gflops:.1f} GFLOP/s). "
     )
 
 
@@ -545,7 +580,8 @@ def output_stem(result: Table4Result) -> str:
     if settings.channels_last:
         parts.append("channels-last")
     if settings.compile:
-        parts.append("compile")
+        mode = "" if settings.compile_mode == "default" else f"-{settings.compile_mode}"
+        parts.append(f"compile{mode}")
     if result.fused:
         parts.append("fused")
     if result.quick:
@@ -594,7 +630,18 @@ def make_parser() -> argparse.ArgumentParser:
     measure.add_argument(
         "--amp", choices=sorted(AMP_DTYPES), default=None, help="autocast dtype (GPU only)"
     )
-    measure.add_argument("--compile", action="store_true", help="torch.compile each model")
+    measure.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile each model; MODE: "
+        + ", ".join(COMPILE_MODES)
+        + " (default: default;"
+        + " reduce-overhead adds CUDA graphs on a GPU)",
+    )
     measure.add_argument("--channels-last", action="store_true", help="channels_last memory")
     measure.add_argument("--batch-size", type=int, default=None, help=f"default {TABLE_BATCH_SIZE}")
     measure.add_argument(
@@ -658,7 +705,8 @@ def parse_options(argv: Sequence[str]) -> Options:
         batch_size=batch_size if args.batch_size is None else args.batch_size,
         amp=args.amp,
         channels_last=args.channels_last,
-        compile=args.compile,
+        compile=args.compile is not None,
+        compile_mode=args.compile or "default",
         warmup=warmup if args.warmup is None else args.warmup,
         iters=iters if args.iters is None else args.iters,
     )

@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from benchmarks.external import count_timm_flops, count_timm_params, skip_meta_init
+from benchmarks.files import write_text_atomic
 from benchmarks.measure import (
     DEFAULT_INPUT_SIZE,
     Environment,
@@ -42,7 +43,6 @@ from benchmarks.measure import (
 from models import dynamixer
 from reproduce import store
 from reproduce.data import num_classes
-from reproduce.files import write_text_atomic
 from reproduce.paper import TABLES, PaperRow, PaperTable, parse_giga, parse_millions
 
 __all__ = [

@@ -40,9 +40,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from benchmarks.files import write_atomic
 from reproduce import store
 from reproduce.data import DataSpec, build_datasets, num_classes
-from reproduce.files import write_atomic
 from reproduce.recipes import RECIPES, Recipe, changed_fields, config_key
 
 __all__ = [

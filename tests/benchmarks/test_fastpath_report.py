@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
+import torch
 
 from benchmarks import fastpath
 from benchmarks.fastpath import Case, CaseResult, FastPathReport, MemoryPeak
@@ -31,9 +33,12 @@ def _result(key: str, images_per_s: float, batch: int = 32) -> CaseResult:
     )
 
 
-def _report(fused_eager: float, train_fused: float, fused_peak_mb: float) -> FastPathReport:
+def _report(
+    fused_eager: float, train_fused: float, fused_peak_mb: float, device: str = "cpu"
+) -> FastPathReport:
+    environment = dataclasses.replace(describe_environment("cpu"), device=device)
     report = FastPathReport(
-        environment=describe_environment("cpu"),
+        environment=environment,
         settings={"batch_size": "32"},
         gemm_peak_gflops={"fp32": 60.0, "bf16": 5.0},
     )
@@ -68,7 +73,7 @@ def test_targets_are_ratios_of_medians_with_pass_and_miss():
     assert targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
     assert targets["DynaMixer-S (fused) vs ViP-S/7, compiled fp32"].passed
     assert targets["DynaMixer-S (fused) vs ViP-S/7, eager bf16"].passed  # equal counts
-    assert targets["training step speed, fused vs plain"].measured == pytest.approx(30 / 29)
+    assert targets["training step speed (fp32), fused vs plain"].measured == pytest.approx(30 / 29)
     memory = targets["training-step peak memory, fused / plain (at most 1)"]
     assert memory.measured == pytest.approx(8000 / 9000) and memory.passed
 
@@ -78,8 +83,32 @@ def test_slower_fused_path_and_more_memory_are_misses():
     targets = {t.name: t for t in fastpath.evaluate_targets(report)}
     assert not targets["fused fp32 eager vs plain fp32 eager"].passed
     assert not targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
-    assert not targets["training step speed, fused vs plain"].passed
+    assert not targets["training step speed (fp32), fused vs plain"].passed
     assert not targets["training-step peak memory, fused / plain (at most 1)"].passed
+
+
+def test_gpu_runs_are_judged_on_the_gpu_targets():
+    # The GPU targets: eager 1.3x plain, best mode 5x; no CPU GEMM-utilisation target.
+    report = _report(fused_eager=2.5, train_fused=29.0, fused_peak_mb=8000.0, device="cuda:0")
+    targets = {t.name: t for t in fastpath.evaluate_targets(report)}
+    fast = targets["fused fp32 eager vs plain fp32 eager"]
+    assert fast.required == 1.3 and not fast.passed  # 1.25x: enough on a CPU, not on a GPU
+    assert targets["best DynaMixer-S mode vs plain fp32 eager"].required == 5.0
+    assert "fp32 FLOP utilisation (of the GEMM peak)" not in targets
+    cpu = {t.name: t for t in fastpath.evaluate_targets(_report(2.5, 29.0, 8000.0))}
+    assert cpu["fused fp32 eager vs plain fp32 eager"].passed
+
+
+@pytest.mark.parametrize(
+    ("scope", "mode", "pattern"),
+    [
+        ("layers", "default", r"compile scope must be one of \('regional', 'full'\); got 'layers'"),
+        ("regional", "fast", r"compile mode must be one of .*reduce-overhead.*; got 'fast'"),
+    ],
+)
+def test_compile_model_names_bad_scope_or_mode(scope, mode, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fastpath.compile_model(torch.nn.Linear(2, 2), scope, mode)
 
 
 def test_report_files_say_where_and_how_it_was_measured(tmp_path):
@@ -110,3 +139,10 @@ def test_report_files_say_where_and_how_it_was_measured(tmp_path):
 def test_bad_options_fail_before_anything_is_built(argv, pattern):
     with pytest.raises(ValueError, match=pattern):
         fastpath.main(argv)
+
+
+def test_unknown_compile_mode_is_refused_with_the_accepted_ones(capsys):
+    with pytest.raises(SystemExit):
+        fastpath.main(["--compile-mode", "fastest"])
+    error = capsys.readouterr().err
+    assert "invalid choice: 'fastest'" in error and "reduce-overhead" in error

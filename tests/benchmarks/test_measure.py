@@ -20,6 +20,8 @@ from benchmarks.measure import (
     count_flops,
     count_params,
     flatten,
+    gemm_call,
+    measure_gemm_peak,
     measure_throughput,
     validate,
 )
@@ -166,3 +168,14 @@ def test_records_are_frozen_and_picklable() -> None:
     assert pickle.loads(pickle.dumps(record)) == record
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.params = 0  # type: ignore[misc]
+
+
+def test_unknown_compile_mode_is_refused_before_building():
+    with pytest.raises(ValueError, match=r"unknown compile mode 'fastest'; accepted: default, "):
+        validate(ThroughputSettings(compile=True, compile_mode="fastest"), ["dynamixer_s"])
+
+
+def test_gemm_peak_is_a_positive_rate_of_the_requested_shape():
+    rate = measure_gemm_peak("cpu", torch.float32, shape=(64, 32, 16), warmup=0, iters=1)
+    assert 0 < rate < float("inf")
+    assert gemm_call("cpu", torch.bfloat16, shape=(64, 32, 16))().shape == (64, 16)

@@ -36,6 +36,7 @@ MACS = dict(
 # Made-up measured medians, unlike any paper figure, chosen so the claims come out known:
 # DynaMixer-S 1.25x ViP-M/7 and 2.00x ResMLP-B24; DynaMixer-M 25% slower than ViP-M/7.
 RATES = dict(zip(ORDER, [40.0, 10.0, 16.0, 20.0, 9.0, 12.0], strict=True))
+GEMM_PEAK = 1000.0  # GFLOP/s, made up: MFU = 2 x MACs x images/s / 1e12
 
 
 def fixed_result(
@@ -45,6 +46,7 @@ def fixed_result(
     environment: Environment = ENVIRONMENT,
     quick: bool = False,
     fused: bool = False,
+    gemm_peak_gflops: float | None = GEMM_PEAK,
 ) -> Table4Result:
     """A Table 4 result built from fixed records (no model is built)."""
     settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3)
@@ -61,6 +63,7 @@ def fixed_result(
             precision=settings.precision,
             channels_last=settings.channels_last,
             compiled=settings.compile,
+            compile_mode=settings.compile_mode if settings.compile else None,
             warmup=settings.warmup,
             iters=3,
             batch_seconds=seconds,
@@ -82,7 +85,13 @@ def fixed_result(
         )
         rows.append(RowMeasurement(labels[name], params, flops, throughput))
     return Table4Result(
-        tuple(rows), settings, environment, wall_seconds=123.4, quick=quick, fused=fused
+        tuple(rows),
+        settings,
+        environment,
+        wall_seconds=123.4,
+        quick=quick,
+        fused=fused,
+        gemm_peak_gflops=gemm_peak_gflops,
     )
 
 
@@ -112,6 +121,7 @@ def test_layout_paper_beside_measured_in_the_papers_row_order() -> None:
         f"Throughput image/s, {device} [min–max]",
         "vs ResMLP S24, paper",
         "vs ResMLP S24, measured",
+        "MFU, measured",
         "Top-1 (%), paper",
     ]
     assert list(frame["Model"]) == [row.label for row in TABLE.rows]
@@ -129,6 +139,23 @@ def test_layout_paper_beside_measured_in_the_papers_row_order() -> None:
         measured = cells[f"Throughput image/s, {device} [min–max]"]
         assert measured.startswith(f"{median:.1f} [") or measured.startswith(f"{median:.2f} [")
     assert frame.loc[3, f"Throughput image/s, {device} [min–max]"] == "20.0 [18.0–22.0]"
+
+
+def test_mfu_is_achieved_flops_over_the_measured_gemm_peak() -> None:
+    result = fixed_result()
+    frame = table4.build_frame(result)
+    # DynaMixer-S: 2 x 7.315 GMACs x 20 img/s = 292.6 GFLOP/s of a 1000 GFLOP/s peak.
+    row = frame.set_index("model").loc["dynamixer_s"]
+    assert row["gflop_per_s"] == pytest.approx(2 * MACS["dynamixer_s"] * 20.0 / 1e9)
+    assert row["mfu"] == pytest.approx(0.2926, abs=1e-4)
+    shown = markdown_table(table4.render_markdown(result))
+    assert list(shown["MFU, measured"]) == ["48%", "46%", "52%", "29%", "44%", "41%"]
+    assert "GEMM peak measured just before (one 2048×2048×2048 linear, fp32: 1000.0" in (
+        table4.render_markdown(result)
+    )
+    blank = table4.render_markdown(fixed_result(gemm_peak_gflops=None))
+    assert set(markdown_table(blank)["MFU, measured"]) == {"–"}
+    assert "MFU not measured" in blank
 
 
 def test_relative_throughput_columns() -> None:
@@ -254,6 +281,10 @@ def test_output_names_say_device_and_non_default_settings() -> None:
     amp = ThroughputSettings(device="cuda", amp="bf16", compile=True, channels_last=True)
     amp_result = fixed_result(environment=h100, settings=amp)
     assert table4.output_stem(amp_result) == "table4_h100_amp-bf16_channels-last_compile"
+    autotuned = dataclasses.replace(amp, compile_mode="max-autotune")
+    assert table4.output_stem(fixed_result(environment=h100, settings=autotuned)) == (
+        "table4_h100_amp-bf16_channels-last_compile-max-autotune"
+    )
     assert table4.output_stem(fixed_result(quick=True)) == "table4_quick"
     assert table4.output_stem(fixed_result(fused=True)) == "table4_fused"
     assert table4.output_stem(fixed_result(settings=ThroughputSettings(batch_size=8))) == (
@@ -276,6 +307,11 @@ def test_default_and_quick_options() -> None:
     explicit = table4.parse_options(["--quick", "--iters", "5", "--batch-size", "4"])
     assert (explicit.settings.batch_size, explicit.settings.iters) == (4, 5)
     assert not options.fused and table4.parse_options(["--fused"]).fused
+    assert not options.settings.compile
+    plain_compile = table4.parse_options(["--compile"]).settings
+    assert (plain_compile.compile, plain_compile.compile_mode) == (True, "default")
+    graphs = table4.parse_options(["--compile", "reduce-overhead"]).settings
+    assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
 
 
 def test_dynamixer_rows_time_the_official_computation_unless_fused() -> None:
@@ -302,6 +338,7 @@ BAD_INPUT = [
     (["--models", "dynamixer_xl"], "unknown model 'dynamixer_xl'"),
     (["--models", "dynamixer_l"], "'dynamixer_l' is not a row of Table 4"),
     (["--executor", "kubernetes"], "invalid choice: 'kubernetes'"),
+    (["--compile", "fastest"], "invalid choice: 'fastest'"),
 ]
 if not torch.cuda.is_available():
     BAD_INPUT.append((["--device", "cuda"], "CUDA is not available here"))
