@@ -46,6 +46,7 @@ def _report(
         _result("dynamixer_s plain eager fp32", 2.0),
         _result("dynamixer_s fused eager fp32", fused_eager),
         _result("vip_s7 eager fp32", 2.3),
+        _result("vip_s7 contiguous eager fp32", 2.76),
         _result("dynamixer_s fused compiled fp32", 2.5),
         _result("vip_s7 compiled fp32", 2.4),
         _result("dynamixer_s fused eager bf16", 0.5, batch=4),
@@ -85,6 +86,23 @@ def test_slower_fused_path_and_more_memory_are_misses():
     assert not targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
     assert not targets["training step speed (fp32), fused vs plain"].passed
     assert not targets["training-step peak memory, fused / plain (at most 1)"].passed
+
+
+def test_context_compares_with_a_vip_given_the_same_token_layout():
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    context = {t.name: t for t in fastpath.evaluate_context(report)}
+    same = context["DynaMixer-S (fused) vs ViP-S/7 with contiguous tokens too, eager fp32"]
+    assert same.measured == pytest.approx(2.6 / 2.76) and not same.passed
+    layout = context["ViP-S/7: contiguous tokens vs its authors' layout, eager fp32"]
+    assert layout.measured == pytest.approx(2.76 / 2.3) and layout.passed
+    report.targets, report.context = fastpath.evaluate_targets(report), list(context.values())
+    text = fastpath.render_markdown(report)
+    assert "## Context (not the issue's targets)" in text and "| 0.942 | 1.000 | no |" in text
+
+
+def test_a_near_miss_is_not_printed_as_the_target():
+    target = fastpath.Target("a vs b", 0.99962, 1.0, False, "")
+    assert fastpath._shown(target) == ("0.9996", "1.000")
 
 
 def test_gpu_runs_are_judged_on_the_gpu_targets():
