@@ -385,8 +385,9 @@ def caption(
         + "downloaded, nothing initialised); FLOPs are multiply-accumulates (MACs, what the "
         + f"paper's FLOPs count) of one image at batch 1, {sizes}, counted by ptflops "
         + f"{environment.ptflops_version} with its aten backend; torch "
-        + f"{environment.torch_version}, timm {environment.timm_version}; "
-        + f"{environment.date}{difference}. Top-1 measured: the best top-1 of a completed run "
+        + f"{environment.torch_version}, timm {environment.timm_version} (counts depend on "
+        + f"shapes and these versions only, so the file changes only when they do){difference}. "
+        + "Top-1 measured: the best top-1 of a completed run "
         + "of exactly this configuration with the paper's recipe in `results/runs/` — "
         + f'{top1}. "{NOT_IN_ZOO}": neither our zoo nor timm builds the model faithfully. '
         + f'Paper\'s caption: "{spec.paper.caption}"'
