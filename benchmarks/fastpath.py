@@ -622,6 +622,20 @@ def evaluate_context(report: FastPathReport) -> list[Target]:
     ]
 
 
+def _target_table(
+    title: str, headers: tuple[str, str, str], targets: Sequence[Target], verdicts: tuple[str, str]
+) -> list[str]:
+    """A markdown section: one row per target, measured beside required and the verdict."""
+    what, required, verdict = headers
+    lines = ["", f"## {title}", "", f"| {what} | measured | {required} | {verdict} | detail |"]
+    lines.append("|---|---|---|---|---|")
+    for t in targets:
+        measured, required = _shown(t)
+        verdict = verdicts[0] if t.passed else verdicts[1]
+        lines.append(f"| {t.name} | {measured} | {required} | {verdict} | {t.detail} |")
+    return lines
+
+
 def render_markdown(report: FastPathReport) -> str:
     env = report.environment
     plain = _find(report, f"{DYNAMIXER} plain eager fp32")
@@ -640,32 +654,13 @@ def render_markdown(report: FastPathReport) -> str:
         f"- GEMM peak (one linear, {'x'.join(map(str, GEMM_SHAPE))}): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items()),
         "- settings: " + ", ".join(f"{k}={v}" for k, v in report.settings.items()),
-        "",
-        "## Targets",
-        "",
-        "| target | measured | required | result | detail |",
-        "|---|---|---|---|---|",
     ]
-    for t in report.targets:
-        measured, required = _shown(t)
-        lines.append(
-            f"| {t.name} | {measured} | {required} | {'PASS' if t.passed else 'MISS'} | "
-            + f"{t.detail} |"
-        )
+    headers = ("target", "required", "result")
+    lines += _target_table("Targets", headers, report.targets, ("PASS", "MISS"))
     if report.context:
-        lines += [
-            "",
-            "## Context (not the issue's targets)",
-            "",
-            "| comparison | measured | at least | holds | detail |",
-            "|---|---|---|---|---|",
-        ]
-        for t in report.context:
-            measured, required = _shown(t)
-            lines.append(
-                f"| {t.name} | {measured} | {required} | {'yes' if t.passed else 'no'} | "
-                + f"{t.detail} |"
-            )
+        headers = ("comparison", "at least", "holds")
+        title = "Context (not the issue's targets)"
+        lines += _target_table(title, headers, report.context, ("yes", "no"))
     lines += [
         "",
         "## Throughput",
