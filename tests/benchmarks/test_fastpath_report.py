@@ -164,3 +164,20 @@ def test_unknown_compile_mode_is_refused_with_the_accepted_ones(capsys):
         fastpath.main(["--compile-mode", "fastest"])
     error = capsys.readouterr().err
     assert "invalid choice: 'fastest'" in error and "reduce-overhead" in error
+
+
+@pytest.mark.slow
+def test_report_end_to_end_on_the_real_models(tmp_path, capsys):
+    """The whole report on the CPU at batch 1 (about a minute): real models, real timings."""
+    argv = ["--batch-size", "1", "--iters", "1", "--train-iters", "1", "--compile", "none"]
+    argv += ["--no-bf16", "--no-memory", "--output-dir", str(tmp_path)]
+    assert fastpath.main(argv) == 0
+    record = json.loads((tmp_path / "fastpath_cpu.json").read_text())
+    keys = {r["case"]["key"] for r in record["results"]}
+    assert {"dynamixer_s plain eager fp32", "dynamixer_s fused eager fp32"} <= keys
+    assert {"vip_s7 eager fp32", "vip_s7 contiguous eager fp32"} <= keys
+    assert {"dynamixer_s plain train fp32", "dynamixer_s fused train fp32"} <= keys
+    names = {t["name"] for t in record["targets"]}
+    assert "fused fp32 eager vs plain fp32 eager" in names and len(record["context"]) == 2
+    assert all(r["images_per_s"] > 0 for r in record["results"])
+    assert "wrote" in capsys.readouterr().out
