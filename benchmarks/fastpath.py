@@ -2,15 +2,19 @@
 
 ``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark``) measures, on one device:
 
-* the GEMM peak (one large fp32 and one bf16 matmul), the yardstick for FLOP utilisation;
+* the GEMM peak (one large fp32 and one bf16 matmul, the median of the same interleaved rounds
+  as the models), the yardstick for FLOP utilisation;
 * inference throughput at batch 32 of DynaMixer-S plain and fused and of ViP-S/7, in fp32 eager,
-  ``torch.compile`` and bf16 autocast;
-* a training step (forward + backward) of DynaMixer-S, plain against fused;
+  ``torch.compile`` and bf16 autocast, and of ViP-S/7 given the fused path's contiguous token
+  layout (context: how much of the ViP ratio is layout rather than architecture);
+* a training step (forward + backward) of DynaMixer-S, plain against fused: fp32 on a CPU,
+  bf16 autocast on a GPU, as the issue asks;
 * the peak memory of that training step, each path in a fresh subprocess (on a CPU, the peak
   resident set size: ``tracemalloc`` does not see torch's allocations);
 
-then prints every ratio against the issue's targets with PASS or MISS and writes
-``results/fastpath_<device>.md`` and ``.json``.
+then prints every ratio against the issue's targets for this device type (CPU or GPU) with PASS
+or MISS and writes ``results/fastpath_<device>.md`` and ``.json`` (:func:`read_report` reads the
+JSON back).
 
 Ratios are only meaningful between numbers taken side by side, so every timed case runs in this
 one process, interleaved: each round times one batch of every case in turn, and each case
@@ -20,6 +24,8 @@ the load average before and after is recorded beside the results.
 ``torch.compile`` is applied per layer by default (``--compile regional``): every
 :class:`~models.hierarchical.MixerLayer` of a stage shares one compiled graph, so a model
 compiles in under a minute instead of several; ``--compile full`` compiles the whole model.
+On a GPU the CUDA-graph modes (``--compile-mode reduce-overhead`` or ``max-autotune``) need
+``--compile full``: each compiled layer would be a graph of its own, re-recorded per call.
 """
 
 from __future__ import annotations
@@ -45,11 +51,14 @@ from torch import nn
 from benchmarks.files import write_text_atomic
 from benchmarks.measure import (
     COMPILE_MODES,
+    CUDA_GRAPH_MIN_WARMUP,
+    CUDA_GRAPH_MODES,
     GEMM_SHAPE,
     Environment,
     count_flops,
     describe_environment,
     gemm_call,
+    gemm_flops,
     measure_gemm_peak,
 )
 from models import create_model
@@ -120,6 +129,7 @@ class MemoryPeak:
     before_mb: float  # model, inputs and (CPU) the interpreter, before the step
     peak_mb: float
     step_mb: float  # peak - before: what the step itself needed
+    precision: str = "fp32"  # of the step: "fp32" (CPU) or "bf16" autocast (GPU)
 
 
 @dataclass(frozen=True)
@@ -249,11 +259,17 @@ def _rss_mb(field_name: str) -> float:
     raise RuntimeError(f"/proc/self/status has no {field_name}")
 
 
+def train_precision(device: torch.device | str) -> str:
+    """The issue's training step: AMP (bf16 autocast) on a GPU, fp32 on a CPU."""
+    return "bf16" if torch.device(device).type == "cuda" else "fp32"
+
+
 def _memory_probe(name: str, fused: bool, batch_size: int, device: str) -> dict[str, float]:
     """In this (fresh) process: the peak memory of one training step of ``name``.
 
-    On a CPU the peak resident set size of the step alone: VmHWM is reset (``clear_refs``)
-    after the model and inputs exist, so building the model does not count as the peak.
+    The step is the timed one (:func:`train_precision`). On a CPU the peak resident set size of
+    the step alone: VmHWM is reset (``clear_refs``) after the model and inputs exist, so
+    building the model does not count as the peak.
     """
     torch.manual_seed(0)
     torch_device = torch.device(device)
@@ -269,7 +285,9 @@ def _memory_probe(name: str, fused: bool, batch_size: int, device: str) -> dict[
         with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
             clear_refs.write("5")  # reset VmHWM to the current RSS
         before = _rss_mb("VmRSS")
-    nn.functional.cross_entropy(model(images), labels).backward()
+    with _autocast(torch_device, train_precision(torch_device)):
+        loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
     if torch_device.type == "cuda":
         torch.cuda.synchronize(torch_device)
         peak = torch.cuda.max_memory_allocated(torch_device) / 2**20
@@ -301,6 +319,7 @@ def peak_training_memory(name: str, fused: bool, batch_size: int, device: str) -
         path="fused" if fused else "plain",
         batch_size=batch_size,
         measure="max_memory_allocated" if device.startswith("cuda") else "peak RSS",
+        precision=train_precision(device),
         before_mb=probe["before_mb"],
         peak_mb=probe["peak_mb"],
         step_mb=probe["peak_mb"] - probe["before_mb"],
@@ -314,7 +333,7 @@ class Settings:
     device: str = "cpu"
     batch_size: int = 32
     bf16_batch_size: int | None = None  # None: batch_size, or SLOW_BF16_BATCH on slow-bf16 CPUs
-    warmup: int = 1
+    warmup: int = 1  # the CLI's default: 1 on a CPU, CUDA_GRAPH_MIN_WARMUP on a GPU
     iters: int = 3
     train_iters: int = 2
     compile: str = "regional"  # one of COMPILE_SCOPES
@@ -324,6 +343,45 @@ class Settings:
     train: bool = True
     memory: bool = True
     output_dir: Path = DEFAULT_OUTPUT_DIR
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise a ValueError naming the first bad setting, before anything is built or timed."""
+    for name in ("batch_size", "iters", "train_iters", "warmup"):
+        value = getattr(settings, name)
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
+    if settings.bf16_batch_size is not None and settings.bf16_batch_size < 1:
+        raise ValueError(f"--bf16-batch-size must be >= 1; got {settings.bf16_batch_size}")
+    try:
+        device = torch.device(settings.device)
+    except RuntimeError:
+        raise ValueError(f"--device must be cpu or cuda; got {settings.device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda; got {settings.device!r}")
+    if settings.compile not in COMPILE_SCOPES:
+        raise ValueError(f"--compile must be one of {COMPILE_SCOPES}; got {settings.compile!r}")
+    if settings.compile_mode not in COMPILE_MODES:
+        raise ValueError(
+            f"--compile-mode must be one of {COMPILE_MODES}; got {settings.compile_mode!r}"
+        )
+    if settings.compile == "none" and settings.compile_mode != "default":
+        raise ValueError(
+            f"--compile-mode {settings.compile_mode} has nothing to compile with --compile none"
+        )
+    if device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES:
+        if settings.compile == "regional":
+            raise ValueError(
+                f"--compile-mode {settings.compile_mode} captures CUDA graphs: per-layer compile "
+                + "would make every layer a graph of its own; use --compile full"
+            )
+        if settings.warmup < CUDA_GRAPH_MIN_WARMUP:
+            raise ValueError(
+                f"--compile-mode {settings.compile_mode} records CUDA graphs on the second call: "
+                + f"--warmup must be >= {CUDA_GRAPH_MIN_WARMUP}; got {settings.warmup}"
+            )
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {settings.device} was asked for but CUDA is not available")
 
 
 def _models(device: torch.device) -> dict[str, nn.Module]:
@@ -349,6 +407,7 @@ def _models(device: torch.device) -> dict[str, nn.Module]:
 
 def run_report(settings: Settings, progress: Callable[[str], None] = print) -> FastPathReport:
     """Measure everything the issue's targets need, side by side; see the module docstring."""
+    check_settings(settings)
     start = time.perf_counter()
     device = torch.device(settings.device)
     report = FastPathReport(
@@ -416,10 +475,10 @@ def run_report(settings: Settings, progress: Callable[[str], None] = print) -> F
     calls = {**gemms, **{k: call for k, (_, call) in cases.items()}}
     with torch.inference_mode():
         seconds, first = time_interleaved(calls, settings.warmup, settings.iters, device)
-    gemm_flops = 2 * GEMM_SHAPE[0] * GEMM_SHAPE[1] * GEMM_SHAPE[2]
+    flops = gemm_flops(device)
     for precision, _ in PRECISIONS:
         gemm_seconds = seconds[f"gemm {precision}"]
-        report.gemm_peak_gflops[precision] = gemm_flops / statistics.median(gemm_seconds) / 1e9
+        report.gemm_peak_gflops[precision] = flops / statistics.median(gemm_seconds) / 1e9
         report.gemm_seconds[precision] = tuple(gemm_seconds)
     progress(
         "  GEMM peak "
@@ -432,8 +491,7 @@ def run_report(settings: Settings, progress: Callable[[str], None] = print) -> F
         progress(f"  {key:<38} {result.images_per_s:7.2f} img/s")
 
     if settings.train:
-        # The issue's training step: AMP (bf16 autocast) on a GPU, fp32 on a CPU.
-        precision = "bf16" if device.type == "cuda" else "fp32"
+        precision = train_precision(device)
         progress(
             f"training step (forward + backward, {precision}), batch {settings.batch_size} ..."
         )
@@ -651,7 +709,8 @@ def render_markdown(report: FastPathReport) -> str:
         f"- date: {env.date}; run took {report.wall_seconds / 60:.1f} min",
         f"- load average (1, 5, 15 min) before: {report.load_average_before}, "
         + f"after: {report.load_average_after}",
-        f"- GEMM peak (one linear, {'x'.join(map(str, GEMM_SHAPE))}): "
+        f"- GEMM peak (one linear, {'x'.join(map(str, GEMM_SHAPE))}; the median of the same "
+        + "interleaved rounds as the models): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items()),
         "- settings: " + ", ".join(f"{k}={v}" for k, v in report.settings.items()),
     ]
@@ -698,13 +757,14 @@ def render_markdown(report: FastPathReport) -> str:
             "",
             "## Peak memory of a training step (fresh process each)",
             "",
-            "| path | batch | measure | before step (MB) | peak (MB) | step needed (MB) |",
-            "|---|---|---|---|---|---|",
+            "| path | batch | precision | measure | before step (MB) | peak (MB) "
+            + "| step needed (MB) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for m in report.memory:
             lines.append(
-                f"| {m.path} | {m.batch_size} | {m.measure} | {m.before_mb:.0f} | "
-                + f"{m.peak_mb:.0f} | {m.step_mb:.0f} |"
+                f"| {m.path} | {m.batch_size} | {m.precision} | {m.measure} | "
+                + f"{m.before_mb:.0f} | {m.peak_mb:.0f} | {m.step_mb:.0f} |"
             )
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report.notes]
@@ -738,6 +798,40 @@ def _shown(target: Target) -> tuple[str, str]:
     return measured, required
 
 
+def read_report(path: str | Path) -> FastPathReport:
+    """A report back from the JSON :func:`write_report` wrote (to re-render or compare)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    results = [
+        CaseResult(
+            **{
+                **r,
+                "case": Case(**r["case"]),
+                "batch_seconds": tuple(r["batch_seconds"]),
+            }
+        )
+        for r in data["results"]
+    ]
+
+    def loads(key: str) -> tuple[float, float, float] | None:
+        value = data.get(key)
+        return None if value is None else (value[0], value[1], value[2])
+
+    return FastPathReport(
+        environment=Environment(**data["environment"]),
+        settings=data["settings"],
+        gemm_peak_gflops=data["gemm_peak_gflops"],
+        gemm_seconds={k: tuple(v) for k, v in data.get("gemm_seconds", {}).items()},
+        results=results,
+        memory=[MemoryPeak(**m) for m in data.get("memory", [])],
+        targets=[Target(**t) for t in data.get("targets", [])],
+        notes=list(data.get("notes", [])),
+        context=[Target(**t) for t in data.get("context", [])],
+        load_average_before=loads("load_average_before"),
+        load_average_after=loads("load_average_after"),
+        wall_seconds=data.get("wall_seconds", 0.0),
+    )
+
+
 def write_report(report: FastPathReport, output_dir: Path) -> tuple[Path, Path]:
     """Write ``fastpath_<device type>.md`` and ``.json`` atomically; return their paths."""
     stem = Path(output_dir) / f"fastpath_{report.environment.device.split(':')[0]}"
@@ -764,7 +858,13 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"default: --batch-size, or {SLOW_BF16_BATCH} on a CPU without fast bf16",
     )
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds (compile here)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed rounds, compiling in the first (default: 1 on cpu, "
+        + f"{CUDA_GRAPH_MIN_WARMUP} on cuda)",
+    )
     parser.add_argument("--iters", type=int, default=3, help="timed inference rounds")
     parser.add_argument("--train-iters", type=int, default=2, help="timed training rounds")
     parser.add_argument(
@@ -785,6 +885,13 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-train", dest="train", action="store_false")
     parser.add_argument("--no-memory", dest="memory", action="store_false")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown of a report's JSON beside it",
+    )
     probe = parser.add_argument_group("internal: one memory probe in a fresh process")
     probe.add_argument("--memory-probe", metavar="MODEL", default=None)
     path = probe.add_mutually_exclusive_group()
@@ -794,27 +901,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> Settings:
-    for name in ("batch_size", "iters", "train_iters"):
-        value = getattr(args, name)
-        if value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
-    if args.warmup < 1:
-        raise ValueError(f"--warmup must be >= 1 (the first round compiles); got {args.warmup}")
-    if args.bf16_batch_size is not None and args.bf16_batch_size < 1:
-        raise ValueError(f"--bf16-batch-size must be >= 1; got {args.bf16_batch_size}")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise ValueError(f"--device must be cpu or cuda; got {args.device!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be cpu or cuda; got {args.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device} was asked for but CUDA is not available")
-    return Settings(
+    on_gpu = str(args.device).startswith("cuda")
+    warmup = args.warmup if args.warmup is not None else (CUDA_GRAPH_MIN_WARMUP if on_gpu else 1)
+    settings = Settings(
         device=args.device,
         batch_size=args.batch_size,
         bf16_batch_size=args.bf16_batch_size,
-        warmup=args.warmup,
+        warmup=warmup,
         iters=args.iters,
         train_iters=args.train_iters,
         compile=args.compile,
@@ -825,6 +918,8 @@ def _check(args: argparse.Namespace) -> Settings:
         memory=args.memory,
         output_dir=args.output_dir,
     )
+    check_settings(settings)
+    return settings
 
 
 @contextlib.contextmanager
@@ -846,6 +941,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _memory_probe(args.memory_probe, args.probe_fused, args.batch_size, args.device)
             )
         )
+        return 0
+    if args.render is not None:
+        if not args.render.is_file():
+            raise ValueError(f"--render needs a report JSON; {args.render} is not a file")
+        markdown = write_text_atomic(
+            args.render.with_suffix(".md"), render_markdown(read_report(args.render))
+        )
+        print(f"wrote {markdown}")
         return 0
     settings = _check(args)
     with _threads(args.threads):

@@ -40,7 +40,9 @@ from models import check_model_name, create_model
 __all__ = [
     "AMP_DTYPES",
     "COMPILE_MODES",
+    "CUDA_GRAPH_MODES",
     "DEVICES",
+    "GEMM_PEAK_CALLS",
     "GEMM_SHAPE",
     "Environment",
     "FlopCount",
@@ -49,10 +51,13 @@ __all__ = [
     "Throughput",
     "ThroughputSettings",
     "count_flops",
+    "count_module_flops",
+    "count_module_params",
     "count_params",
     "describe_environment",
     "flatten",
     "gemm_call",
+    "gemm_flops",
     "measure_gemm_peak",
     "measure_throughput",
     "validate",
@@ -64,9 +69,18 @@ DEVICES = ("cpu", "cuda")
 AMP_DTYPES: Mapping[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: ``torch.compile`` modes (``mode=``); "reduce-overhead" adds CUDA graphs on a GPU.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: Modes that capture CUDA graphs on a GPU: graphs are recorded on the second call, so they
+#: need a few warm-up calls, and each compiled call is its own graph (see validate).
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+CUDA_GRAPH_MIN_WARMUP = 3
 #: The GEMM-peak yardstick for FLOP utilisation: one linear layer of 2048 tokens, 2048 -> 2048
 #: features (17 GFLOP), large enough to run near the device's best matmul rate.
 GEMM_SHAPE = (2048, 2048, 2048)
+#: Timed calls of that GEMM per peak measurement (the best one counts).
+GEMM_PEAK_CALLS = 5
+#: Back-to-back GEMMs per timed call: one on a CPU (~0.25 s each); on a GPU one bf16 GEMM takes
+#: tens of microseconds, as long as a launch and a sync, so 50 run between two syncs.
+GEMM_REPEATS = {"cpu": 1, "cuda": 50}
 #: The device the counting functions build on: shapes only, no storage, no arithmetic.
 COUNTING_DEVICE = "meta"
 DEFAULT_INPUT_SIZE = (3, 224, 224)
@@ -312,6 +326,13 @@ def validate(
         )
     if settings.compile and settings.warmup < 1:
         raise ValueError("compile=True needs warmup >= 1: the first batch compiles the model")
+    cuda_graphs = device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES
+    if settings.compile and cuda_graphs and settings.warmup < CUDA_GRAPH_MIN_WARMUP:
+        raise ValueError(
+            f"compile mode {settings.compile_mode!r} on {settings.device} records CUDA graphs on "
+            + f"its second call: it needs warmup >= {CUDA_GRAPH_MIN_WARMUP}; got "
+            + f"{settings.warmup} (pass --warmup {CUDA_GRAPH_MIN_WARMUP})"
+        )
     size = tuple(settings.input_size)
     if len(size) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
         raise ValueError(f"input_size must be (channels, height, width) > 0; got {size!r}")
@@ -483,10 +504,15 @@ def measure_throughput(
     )
 
 
+def gemm_repeats(device: torch.device | str) -> int:
+    """How many GEMMs one timed call of :func:`gemm_call` runs on this device type."""
+    return GEMM_REPEATS.get(torch.device(device).type, 1)
+
+
 def gemm_call(
     device: torch.device | str, dtype: torch.dtype, shape: tuple[int, int, int] = GEMM_SHAPE
 ) -> Callable[[], object]:
-    """One (M x K) by (K x N) linear layer in ``dtype`` on ``device``, as a call to time.
+    """``gemm_repeats(device)`` (M x K) by (K x N) linear layers in ``dtype``, as one call to time.
 
     ``F.linear`` rather than ``torch.mm``: it is what the models call, and on CPUs without
     native bf16 ``mm`` takes a reference path far slower than ``linear``'s oneDNN one.
@@ -494,7 +520,20 @@ def gemm_call(
     m, k, n = shape
     inputs = torch.randn(m, k, device=device, dtype=dtype)
     weight = torch.randn(n, k, device=device, dtype=dtype)
-    return lambda: nn.functional.linear(inputs, weight)
+    repeats = gemm_repeats(device)
+
+    def call() -> torch.Tensor:
+        for _ in range(repeats - 1):
+            nn.functional.linear(inputs, weight)
+        return nn.functional.linear(inputs, weight)
+
+    return call
+
+
+def gemm_flops(device: torch.device | str, shape: tuple[int, int, int] = GEMM_SHAPE) -> int:
+    """Floating-point operations of one :func:`gemm_call` call on this device type."""
+    m, k, n = shape
+    return 2 * m * k * n * gemm_repeats(device)
 
 
 def measure_gemm_peak(
@@ -502,7 +541,7 @@ def measure_gemm_peak(
     dtype: torch.dtype = torch.float32,
     shape: tuple[int, int, int] = GEMM_SHAPE,
     warmup: int = 1,
-    iters: int = 5,
+    iters: int = GEMM_PEAK_CALLS,
 ) -> float:
     """GFLOP/s of one large linear layer: the best of ``iters`` calls after ``warmup``.
 
@@ -511,6 +550,8 @@ def measure_gemm_peak(
     best call, not the median: a peak is what the device can reach, and a busy moment should
     not lower the yardstick (which would inflate every utilisation measured against it).
     """
+    _check_positive_int("iters", iters, 1)
+    _check_positive_int("warmup", warmup, 0)
     torch_device = torch.device(device)
     call = gemm_call(torch_device, dtype, shape)
     seconds = []
@@ -522,8 +563,7 @@ def measure_gemm_peak(
             _synchronize(torch_device)
             if index >= warmup:
                 seconds.append(time.perf_counter() - start)
-    m, k, n = shape
-    return 2 * m * k * n / min(seconds) / 1e9
+    return gemm_flops(torch_device, shape) / min(seconds) / 1e9
 
 
 def _synchronize(device: torch.device) -> None:

@@ -31,6 +31,7 @@ from benchmarks.measure import (
     AMP_DTYPES,
     COMPILE_MODES,
     DEVICES,
+    GEMM_PEAK_CALLS,
     GEMM_SHAPE,
     Environment,
     FlopCount,
@@ -533,7 +534,8 @@ def _mfu_sentence(result: Table4Result) -> str:
     shape = "×".join(map(str, GEMM_SHAPE))
     return (
         "MFU: achieved FLOP/s (2 × MACs × images/s) over the GEMM peak measured here (the "
-        + f"best of 5 calls of one {shape} linear before and after the rows, "
+        + f"best of {GEMM_PEAK_CALLS} calls of one {shape} linear before and "
+        + f"{GEMM_PEAK_CALLS} after the rows, "
         + f"{result.settings.precision}: "
         + f"{result.gemm_peak_gflops:.1f} GFLOP/s). "
     )

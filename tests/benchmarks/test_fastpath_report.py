@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -157,6 +158,48 @@ def test_report_files_say_where_and_how_it_was_measured(tmp_path):
 def test_bad_options_fail_before_anything_is_built(argv, pattern):
     with pytest.raises(ValueError, match=pattern):
         fastpath.main(argv)
+
+
+@pytest.mark.parametrize(
+    ("settings", "pattern"),
+    [
+        (
+            fastpath.Settings(device="cuda", compile_mode="reduce-overhead", warmup=3),
+            r"--compile-mode reduce-overhead captures CUDA graphs: .* use --compile full",
+        ),
+        (
+            fastpath.Settings(device="cuda", compile="full", compile_mode="max-autotune"),
+            r"records CUDA graphs on the second call: --warmup must be >= 3; got 1",
+        ),
+        (
+            fastpath.Settings(compile="none", compile_mode="max-autotune"),
+            r"--compile-mode max-autotune has nothing to compile with --compile none",
+        ),
+        (fastpath.Settings(compile="layers"), r"--compile must be one of .*; got 'layers'"),
+    ],
+)
+def test_settings_are_checked_before_anything_is_built(settings, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fastpath.run_report(settings, progress=lambda _: None)
+
+
+def test_report_json_reads_back_and_renders_the_same(tmp_path):
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    report.targets = fastpath.evaluate_targets(report)
+    report.context = fastpath.evaluate_context(report)
+    markdown, data = fastpath.write_report(report, tmp_path)
+    assert fastpath.render_markdown(fastpath.read_report(data)) == markdown.read_text()
+
+
+def test_committed_report_is_what_its_json_renders_to():
+    # results/fastpath_cpu.md must be the rendering of the measurements beside it, nothing else.
+    committed = Path(__file__).parents[2] / "results" / "fastpath_cpu.json"
+    report = fastpath.read_report(committed)
+    assert fastpath.render_markdown(report) == committed.with_suffix(".md").read_text()
+    assert [t.name for t in report.targets] == [t.name for t in fastpath.evaluate_targets(report)]
+    assert [t.measured for t in report.targets] == pytest.approx(
+        [t.measured for t in fastpath.evaluate_targets(report)]
+    )
 
 
 def test_unknown_compile_mode_is_refused_with_the_accepted_ones(capsys):

@@ -175,7 +175,19 @@ def test_unknown_compile_mode_is_refused_before_building():
         validate(ThroughputSettings(compile=True, compile_mode="fastest"), ["dynamixer_s"])
 
 
+def test_cuda_graph_modes_need_warm_up_calls():
+    settings = ThroughputSettings(
+        device="cuda", compile=True, compile_mode="reduce-overhead", warmup=1
+    )
+    with pytest.raises(ValueError, match=r"records CUDA graphs .* needs warmup >= 3; got 1"):
+        validate(settings, ["dynamixer_s"], check_device_available=False)
+    validate(dataclasses.replace(settings, warmup=3), ["dynamixer_s"], False)
+    validate(dataclasses.replace(settings, device="cpu"), ["dynamixer_s"])  # no graphs on CPU
+
+
 def test_gemm_peak_is_a_positive_rate_of_the_requested_shape():
     rate = measure_gemm_peak("cpu", torch.float32, shape=(64, 32, 16), warmup=0, iters=1)
     assert 0 < rate < float("inf")
     assert gemm_call("cpu", torch.bfloat16, shape=(64, 32, 16))().shape == (64, 16)
+    with pytest.raises(ValueError, match=r"iters must be an integer >= 1; got 0"):
+        measure_gemm_peak("cpu", shape=(8, 8, 8), iters=0)

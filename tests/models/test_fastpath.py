@@ -201,3 +201,15 @@ def test_bf16_autocast_matches_plain_and_mixes_in_fp32():
     fused_error = (fused - reference).abs().max().item()
     assert torch.isfinite(fused).all()
     assert fused_error <= 2 * plain_error + 1e-3, (fused_error, plain_error)
+
+
+def test_contiguous_tokens_change_no_number_of_vip():
+    # The fast-path report times ViP-S/7 with the fused path's token layout and calls its
+    # numbers the same: a layout switch, not another model.
+    torch.manual_seed(0)
+    vip = models.create_model("vip_s7").eval()
+    images = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        reference = vip(images)
+        vip.contiguous_tokens = True
+        assert (vip(images) - reference).abs().max().item() <= 1e-5

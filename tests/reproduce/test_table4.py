@@ -151,7 +151,7 @@ def test_mfu_is_achieved_flops_over_the_measured_gemm_peak() -> None:
     shown = markdown_table(table4.render_markdown(result))
     assert list(shown["MFU, measured"]) == ["48%", "46%", "52%", "29%", "44%", "41%"]
     assert (
-        "the best of 5 calls of one 2048×2048×2048 linear before and after the rows, fp32: 1000.0"
+        "the best of 5 calls of one 2048×2048×2048 linear before and 5 after the rows, fp32: 1000.0"
         in (table4.render_markdown(result))
     )
     blank = table4.render_markdown(fixed_result(gemm_peak_gflops=None))
