@@ -4,7 +4,9 @@
 paper's Table 4 on this machine and writes ``results/table4.md`` and ``results/table4.csv``:
 the paper's figures (read from :mod:`reproduce.paper`, never retyped) beside the measured ones,
 each throughput also relative to ResMLP-S24, a caption saying what was measured where, and a
-footnote saying which of the paper's throughput claims hold on this device.
+footnote saying which of the paper's throughput claims hold on this device. The six models are
+timed interleaved (each round one batch of every model), so a change of machine load hits them
+all alike and the relative columns stay comparable.
 
 Flow: parse and validate the options (nothing is built before every option is checked) ->
 measure, in this process or as one submitit job (``--executor debug|slurm``) -> one DataFrame
@@ -43,7 +45,7 @@ from benchmarks.measure import (
     count_params,
     describe_environment,
     measure_gemm_peak,
-    measure_throughput,
+    measure_throughputs,
     validate,
 )
 from models import list_models
@@ -137,20 +139,19 @@ def measure_table4(
     progress: bool = True,
     fused: bool = False,
 ) -> Table4Result:
-    """Count and time every selected row; progress bars per model and per timed batch."""
+    """Count every selected row, then time them all side by side (one batch of each model per
+    round, :func:`~benchmarks.measure.measure_throughputs`), with progress bars."""
     settings = settings or ThroughputSettings()
     rows = table4_rows(models)
-    validate(settings, [row_spec(row, fused) for row in rows])
+    specs = [row_spec(row, fused) for row in rows]
+    validate(settings, specs)
     start = time.perf_counter()
     gemm_peak = measure_gemm_peak(settings.device, settings.dtype)
+    bar = tqdm(specs, desc="counting", unit="model", disable=not progress, dynamic_ncols=True)
+    counts = [(count_params(spec), count_flops(spec, settings.input_size)) for spec in bar]
+    throughputs = measure_throughputs(specs, settings, progress=progress)
     measured: list[RowMeasurement] = []
-    bar = tqdm(rows, desc="Table 4", unit="model", disable=not progress, dynamic_ncols=True)
-    for row in bar:
-        spec = row_spec(row, fused)
-        bar.set_postfix_str(spec.label)
-        params = count_params(spec)
-        flops = count_flops(spec, settings.input_size)
-        throughput = measure_throughput(spec, settings, progress=progress)
+    for row, (params, flops), throughput in zip(rows, counts, throughputs, strict=True):
         measured.append(RowMeasurement(row.label, params, flops, throughput))
         if progress:
             tqdm.write(
@@ -517,7 +518,8 @@ def caption(result: Table4Result, frame: pd.DataFrame) -> str:
     return (
         f"**Table 4, measured.**{quick} Throughput of {path} on {device_description(result)}: "
         + f"batch {settings.batch_size}, {size} input, eval + inference mode, median images/s of "
-        + f"{settings.iters} timed batches after {settings.warmup} warm-up [min–max]{load}. "
+        + f"{settings.iters} timed batches after {settings.warmup} warm-up [min–max], the models "
+        + f"interleaved (each round times one batch of every model in turn){load}. "
         + f"Params and FLOPs (multiply-accumulates, {counter}) counted from the models' shapes. "
         + f"Throughput relative to {reference_label} (= 1.00). "
         + _mfu_sentence(result)

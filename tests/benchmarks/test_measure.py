@@ -23,6 +23,7 @@ from benchmarks.measure import (
     gemm_call,
     measure_gemm_peak,
     measure_throughput,
+    measure_throughputs,
     validate,
 )
 from models import create_model
@@ -108,6 +109,34 @@ def test_throughput_record_fields() -> None:
     _assert_environment(record.environment, "cpu")
     assert record.environment.device_name == measure._cpu_name()
     assert record.environment.threads == torch.get_num_threads()
+
+
+def test_several_models_are_timed_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Record the order of forward passes: warm-up per model, then rounds of one batch each.
+    calls: list[str] = []
+    real_prepare = measure._prepare
+
+    def traced(spec, settings, device):
+        net = real_prepare(spec, settings, device)
+
+        def forward(images: torch.Tensor) -> torch.Tensor:
+            calls.append(spec.label)
+            return net(images)
+
+        return forward
+
+    monkeypatch.setattr(measure, "_prepare", traced)
+    plain = ModelSpec("dynamixer_digits", {"fused": False})
+    settings = ThroughputSettings(batch_size=2, input_size=(3, 32, 32), warmup=1, iters=3)
+    records = measure_throughputs(["dynamixer_digits", plain], settings)
+    fused_label, plain_label = ModelSpec.of("dynamixer_digits").label, plain.label
+    assert calls == [fused_label, plain_label] + [fused_label, plain_label] * 3
+    assert [(r.model, dict(r.overrides)) for r in records] == [
+        ("dynamixer_digits", {}),
+        ("dynamixer_digits", {"fused": False}),
+    ]
+    assert all(len(r.batch_seconds) == 3 and r.median_images_per_s > 0 for r in records)
+    assert records[0].load_average_before == records[1].load_average_before  # one run
 
 
 @pytest.fixture
