@@ -55,6 +55,7 @@ from benchmarks.measure import (
     CUDA_GRAPH_MODES,
     GEMM_SHAPE,
     Environment,
+    check_cuda_graph_warmup,
     count_flops,
     describe_environment,
     gemm_call,
@@ -369,17 +370,14 @@ def check_settings(settings: Settings) -> None:
         raise ValueError(
             f"--compile-mode {settings.compile_mode} has nothing to compile with --compile none"
         )
-    if device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES:
-        if settings.compile == "regional":
-            raise ValueError(
-                f"--compile-mode {settings.compile_mode} captures CUDA graphs: per-layer compile "
-                + "would make every layer a graph of its own; use --compile full"
-            )
-        if settings.warmup < CUDA_GRAPH_MIN_WARMUP:
-            raise ValueError(
-                f"--compile-mode {settings.compile_mode} records CUDA graphs on the second call: "
-                + f"--warmup must be >= {CUDA_GRAPH_MIN_WARMUP}; got {settings.warmup}"
-            )
+    cuda_graphs = device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES
+    if cuda_graphs and settings.compile == "regional":
+        raise ValueError(
+            f"--compile-mode {settings.compile_mode} captures CUDA graphs: per-layer compile "
+            + "would make every layer a graph of its own; use --compile full"
+        )
+    if settings.compile != "none":
+        check_cuda_graph_warmup(device, settings.compile_mode, settings.warmup)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {settings.device} was asked for but CUDA is not available")
 

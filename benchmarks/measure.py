@@ -50,6 +50,7 @@ __all__ = [
     "ParamCount",
     "Throughput",
     "ThroughputSettings",
+    "check_cuda_graph_warmup",
     "count_flops",
     "count_module_flops",
     "count_module_params",
@@ -272,6 +273,19 @@ def _check_positive_int(name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
+def check_cuda_graph_warmup(device: torch.device, compile_mode: str, warmup: int) -> None:
+    """CUDA graphs are recorded on a compiled model's second call: refuse fewer warm-up calls
+    than :data:`CUDA_GRAPH_MIN_WARMUP` for a CUDA-graph mode on a GPU (else a timed batch
+    would include the recording)."""
+    graphs = device.type == "cuda" and compile_mode in CUDA_GRAPH_MODES
+    if graphs and warmup < CUDA_GRAPH_MIN_WARMUP:
+        raise ValueError(
+            f"compile mode {compile_mode!r} on {device} records CUDA graphs on its second "
+            + f"call: it needs warmup >= {CUDA_GRAPH_MIN_WARMUP}; got {warmup} "
+            + f"(pass --warmup {CUDA_GRAPH_MIN_WARMUP})"
+        )
+
+
 def validate(
     settings: ThroughputSettings,
     models: Iterable[ModelSpec | str] = (),
@@ -327,13 +341,8 @@ def validate(
         )
     if settings.compile and settings.warmup < 1:
         raise ValueError("compile=True needs warmup >= 1: the first batch compiles the model")
-    cuda_graphs = device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES
-    if settings.compile and cuda_graphs and settings.warmup < CUDA_GRAPH_MIN_WARMUP:
-        raise ValueError(
-            f"compile mode {settings.compile_mode!r} on {settings.device} records CUDA graphs on "
-            + f"its second call: it needs warmup >= {CUDA_GRAPH_MIN_WARMUP}; got "
-            + f"{settings.warmup} (pass --warmup {CUDA_GRAPH_MIN_WARMUP})"
-        )
+    if settings.compile:
+        check_cuda_graph_warmup(device, settings.compile_mode, settings.warmup)
     size = tuple(settings.input_size)
     if len(size) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
         raise ValueError(f"input_size must be (channels, height, width) > 0; got {size!r}")

@@ -169,7 +169,7 @@ def test_bad_options_fail_before_anything_is_built(argv, pattern):
         ),
         (
             fastpath.Settings(device="cuda", compile="full", compile_mode="max-autotune"),
-            r"records CUDA graphs on the second call: --warmup must be >= 3; got 1",
+            r"records CUDA graphs on its second call: it needs warmup >= 3; got 1",
         ),
         (
             fastpath.Settings(compile="none", compile_mode="max-autotune"),
