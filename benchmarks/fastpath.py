@@ -61,6 +61,7 @@ from benchmarks.measure import (
     gemm_call,
     gemm_flops,
     measure_gemm_peak,
+    time_call,
 )
 from models import create_model
 from models.hierarchical import MixerLayer
@@ -175,11 +176,6 @@ def _load_average() -> tuple[float, float, float] | None:
     return round(one, 2), round(five, 2), round(fifteen, 2)
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def compile_model(model: nn.Module, scope: str, mode: str = "default") -> nn.Module:
     """``torch.compile(mode=mode)`` per MixerLayer (``regional``: one graph per stage) or of
     the whole model (``full``)."""
@@ -214,20 +210,13 @@ def time_interleaved(
     first: dict[str, float] = {}
     for round_index in range(warmup):
         for key, call in calls.items():
-            _synchronize(device)
-            start = time.perf_counter()
-            call()
-            _synchronize(device)
+            elapsed = time_call(call, device)
             if round_index == 0:
-                first[key] = time.perf_counter() - start
+                first[key] = elapsed
     seconds: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(iters):
         for key, call in calls.items():
-            _synchronize(device)
-            start = time.perf_counter()
-            call()
-            _synchronize(device)
-            seconds[key].append(time.perf_counter() - start)
+            seconds[key].append(time_call(call, device))
     return seconds, first
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "measure_gemm_peak",
     "measure_throughput",
     "measure_throughputs",
+    "time_call",
     "validate",
 ]
 
@@ -469,7 +470,6 @@ def measure_throughputs(
     specs = [ModelSpec.of(model) for model in models]
     validate(settings, specs)
     device = torch.device(settings.device)
-    synchronize = partial(_synchronize, device)
     images = torch.randn(settings.batch_size, *settings.input_size, device=device)
     if settings.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -493,17 +493,12 @@ def measure_throughputs(
     with bar, torch.inference_mode(), autocast:
         for forward in forwards:
             for _ in range(settings.warmup):
-                forward(images)
-                synchronize()
+                time_call(partial(forward, images), device)
                 bar.update()
         bar.set_description(label)
         for _ in range(settings.iters):
             for spec, forward, seconds in zip(specs, forwards, batch_seconds, strict=True):
-                synchronize()
-                start = time.perf_counter()
-                forward(images)
-                synchronize()
-                seconds.append(time.perf_counter() - start)
+                seconds.append(time_call(partial(forward, images), device))
                 bar.update()
                 bar.set_postfix_str(f"{spec.label} {settings.batch_size / seconds[-1]:.1f} img/s")
     load_after = _load_average()
@@ -605,15 +600,21 @@ def measure_gemm_peak(
     seconds = []
     with torch.inference_mode():
         for index in range(warmup + iters):
-            _synchronize(torch_device)
-            start = time.perf_counter()
-            call()
-            _synchronize(torch_device)
+            elapsed = time_call(call, torch_device)
             if index >= warmup:
-                seconds.append(time.perf_counter() - start)
+                seconds.append(elapsed)
     return gemm_flops(torch_device, shape) / min(seconds) / 1e9
 
 
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_call(call: Callable[[], object], device: torch.device) -> float:
+    """Wall seconds of one ``call()``, bracketed by device synchronisation."""
+    _synchronize(device)
+    start = time.perf_counter()
+    call()
+    _synchronize(device)
+    return time.perf_counter() - start
