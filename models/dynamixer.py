@@ -438,10 +438,8 @@ class DynaMixerConfig:
         return tuple(sides)
 
 
-ABLATION_KEYS = (
-    "segment_dim",
-    "reduced_dim",
-    "mixing",
+# The on/off switches among the overrides (each must be a bool), then every override's name.
+BOOLEAN_SWITCHES = (
     "row_mixing",
     "column_mixing",
     "channel_mixing",
@@ -449,6 +447,7 @@ ABLATION_KEYS = (
     "share_row_column",
     "fused",
 )
+ABLATION_KEYS = ("segment_dim", "reduced_dim", "mixing", *BOOLEAN_SWITCHES)
 _UNSET = object()
 # Table 5 labels the single-segment row "D" (D/S with S = 1). timm.create_model drops None-valued
 # kwargs, so this string is how that row travels through timm; models.create_model maps None to it.
@@ -492,14 +491,7 @@ def resolve(
         raise ValueError(f"reduced_dim must be an int >= 1; got {config.reduced_dim!r}")
     if config.mixing not in MIXING_METHODS:
         raise ValueError(f"mixing must be one of {MIXING_METHODS}; got {config.mixing!r}")
-    for key in (
-        "row_mixing",
-        "column_mixing",
-        "channel_mixing",
-        "reweight",
-        "share_row_column",
-        "fused",
-    ):
+    for key in BOOLEAN_SWITCHES:
         if not isinstance(getattr(config, key), bool):
             raise ValueError(f"{key} must be True or False; got {getattr(config, key)!r}")
     if not (config.row_mixing or config.column_mixing or config.channel_mixing):
