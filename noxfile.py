@@ -128,6 +128,6 @@ def benchmark(session: nox.Session) -> None:
         *session.posargs,
         env=env,
     )
-    # Issue 7's fast-path ratios, timed side by side in one process (~10 min on 2 CPU cores):
+    # The fast-path ratios, timed side by side in one process (~10 min on 2 CPU cores):
     # results/fastpath_cpu.md and .json.
     run_in_suite(session, "-m", "benchmarks.fastpath", env=env)

@@ -1,10 +1,7 @@
-"""Measuring one model: parameters, FLOPs (ptflops, aten backend) and throughput.
+"""Measuring models: records with provenance, counting (params, FLOPs), and the one timing engine.
 
-Each function returns a plain record that carries its provenance; see :mod:`benchmarks.measure`.
-The package re-exports exactly :data:`benchmarks.measure.__all__`, so the list lives in one place.
+``records`` (what was measured, where, with which libraries), ``counting`` (parameters and
+multiply-accumulates on the meta device, zoo and timm models alike), ``timing`` (settings
+checked up front, interleaved rounds, the GEMM yardstick), ``files`` (repository paths and
+atomic writes), and the ``fastpath`` report. This package knows nothing of the paper.
 """
-
-from benchmarks import measure
-from benchmarks.measure import *  # noqa: F403  (the names are measure.__all__, re-exported)
-
-__all__ = list(measure.__all__)

@@ -1,4 +1,5 @@
-"""Atomic file writes: a run that is interrupted never leaves a half-written file behind."""
+"""Where the suite writes, and how: paths anchored at the repository root, and atomic writes
+(a run that is interrupted never leaves a half-written file behind)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+#: The repository's root: every default path of every command is anchored here, not at the
+#: working directory, so a command gives the same files wherever it is started from.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where generated tables, figures, reports and records are committed.
+RESULTS_DIR = REPO_ROOT / "results"
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:

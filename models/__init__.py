@@ -1,5 +1,7 @@
 """mlp-repro model zoo: DynaMixer, ViP and ResMLP behind one interface, registered with timm.
 
+``list_models()`` is the only list of names.
+
 Importing this package registers every name with timm, so ``timm.create_model(name)`` and
 :func:`create_model` build the same model.
 """

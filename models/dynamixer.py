@@ -16,8 +16,6 @@ line), with fewer copies, passes and token GEMMs. ``fused=False`` or :func:`set_
 plain path; state dicts are interchangeable.
 """
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
@@ -613,13 +611,24 @@ def _create_dynamixer(name: str, pretrained: bool = False, **kwargs: Any) -> Dyn
     )
 
 
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return hierarchical_cfg(
+        origin_url="https://github.com/ziyuwwang/DynaMixer", paper_ids="arXiv:2201.12083", **kwargs
+    )
+
+
 default_cfgs = generate_default_cfgs(
     {
-        "dynamixer_s": hierarchical_cfg(crop_pct=0.9),
-        "dynamixer_m": hierarchical_cfg(crop_pct=0.9),
-        "dynamixer_l": hierarchical_cfg(crop_pct=0.875),
-        "dynamixer_digits": hierarchical_cfg(
-            num_classes=10, input_size=(3, 32, 32), crop_pct=1.0, mean=(0.5,) * 3, std=(0.5,) * 3
+        "dynamixer_s": _cfg(crop_pct=0.9),
+        "dynamixer_m": _cfg(crop_pct=0.9),
+        "dynamixer_l": _cfg(crop_pct=0.875),
+        "dynamixer_digits": _cfg(
+            num_classes=10,
+            input_size=(3, 32, 32),
+            pool_size=(4, 4),
+            crop_pct=1.0,
+            mean=(0.5,) * 3,
+            std=(0.5,) * 3,
         ),
     }
 )

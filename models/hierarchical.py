@@ -7,8 +7,6 @@ parameter names here match those implementations, so their checkpoints load unch
 Tokens travel in NHWC layout, as in the originals.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -134,16 +132,46 @@ class HierarchicalMixer(nn.Module):
         self.img_size = img_size
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dims[-1]
         self.grad_checkpointing = False
+        # forward_features returns NHWC tokens (timm reads this to find the channel axis).
+        self.output_fmt = "NHWC"
         # The official code keeps the convs' NCHW memory under an NHWC view. A token mixer that
         # reads whole grids (DynaMixer's fused path) sets this to get contiguous NHWC tokens.
         self.contiguous_tokens = False
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dims[0])
+        self.feature_info = []
+        self.stage_indices = []
+        self.network = self._build_network(
+            layers,
+            embed_dims,
+            transitions,
+            token_mixer,
+            img_size // patch_size,
+            patch_size,
+            mlp_ratios,
+            drop_path_rate,
+            skip_lam,
+        )
+        self.norm = nn.LayerNorm(embed_dims[-1])
+        self.head_drop = nn.Dropout(drop_rate)
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.apply(_init_weights)
+
+    def _build_network(
+        self,
+        layers: Sequence[int],
+        embed_dims: Sequence[int],
+        transitions: Sequence[bool],
+        token_mixer: TokenMixerFactory,
+        side: int,
+        reduction: int,
+        mlp_ratios: Sequence[float],
+        drop_path_rate: float,
+        skip_lam: float,
+    ) -> nn.ModuleList:
+        """Stages of MixerLayers with downsamplers between them; records the feature info."""
         total_layers = sum(layers)
-        side, reduction = img_size // patch_size, patch_size
         network: list[nn.Module] = []
-        self.feature_info: list[dict[str, Any]] = []
-        stage_indices: list[int] = []
         for i, depth in enumerate(layers):
             blocks = []
             for j in range(depth):
@@ -151,7 +179,7 @@ class HierarchicalMixer(nn.Module):
                 rate = drop_path_rate * (j + sum(layers[:i])) / max(total_layers - 1, 1)
                 mixer = token_mixer(i, embed_dims[i], side)
                 blocks.append(MixerLayer(embed_dims[i], mixer, mlp_ratios[i], rate, skip_lam))
-            stage_indices.append(len(network))
+            self.stage_indices.append(len(network))
             self.feature_info.append(
                 dict(num_chs=embed_dims[i], reduction=reduction, module=f"network.{len(network)}")
             )
@@ -162,12 +190,7 @@ class HierarchicalMixer(nn.Module):
                 stride = 2 if transitions[i] else 1
                 network.append(Downsample(embed_dims[i], embed_dims[i + 1], stride))
                 side, reduction = side // stride, reduction * stride
-        self.network = nn.ModuleList(network)
-        self.stage_indices = stage_indices
-        self.norm = nn.LayerNorm(embed_dims[-1])
-        self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-        self.apply(_init_weights)
+        return nn.ModuleList(network)
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
@@ -199,7 +222,7 @@ class HierarchicalMixer(nn.Module):
         return x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Image (B, C, H, W) -> normalised tokens (B, H', W', D)."""
+        """Image (B, C, H, W) -> normalised tokens (B, H', W', D): NHWC, see ``output_fmt``."""
         x = check_input_size(x, self.img_size, self.img_size)
         x = self.tokens(self.patch_embed(x).permute(0, 2, 3, 1))
         for stage in self.network:
@@ -281,12 +304,15 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def hierarchical_cfg(**kwargs: Any) -> dict[str, Any]:
-    """Pretrained-cfg data for a fixed-grid model (no weights are published under our names)."""
+    """Pretrained-cfg data for a fixed-grid model (no weights are published under our names).
+
+    ``pool_size`` is the last stage's token grid: 16x16 for every 224x224 configuration here.
+    """
     return {
         "num_classes": 1000,
         "input_size": (3, 224, 224),
         "fixed_input_size": True,
-        "pool_size": None,
+        "pool_size": (16, 16),
         "crop_pct": 0.9,
         "interpolation": "bicubic",
         "mean": (0.485, 0.456, 0.406),

@@ -1,11 +1,10 @@
 """The model zoo's one entry point: names, construction, and checkpoint loading."""
 
-from __future__ import annotations
-
 import difflib
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import timm
@@ -14,22 +13,32 @@ from torch import nn
 
 from models import dynamixer, resmlp, vip
 
-# Every public name, by family, in the order tables list them.
-_FAMILIES = {
-    "dynamixer": ("dynamixer_s", "dynamixer_m", "dynamixer_l", "dynamixer_digits"),
-    "vip": ("vip_s14", "vip_s7", "vip_m7", "vip_l7"),
-    "resmlp": ("resmlp_s12", "resmlp_s24", "resmlp_b24"),
+#: The families, in the order tables list them: the paper's own model, then Table 2's order.
+#: Each family's names are its module's ``default_cfgs`` keys, in order: the only list of names.
+FAMILIES: dict[str, ModuleType] = {
+    "dynamixer": dynamixer,
+    "resmlp": resmlp,
+    "vip": vip,
 }
-_MODULES = {"dynamixer": dynamixer, "vip": vip, "resmlp": resmlp}
+
+
+def _family_names(module: ModuleType) -> list[str]:
+    return [name.split(".")[0] for name in module.default_cfgs]
 
 
 def list_models(family: str | None = None) -> list[str]:
-    """Names ``create_model`` accepts, optionally of one family (dynamixer, vip, resmlp)."""
+    """Names ``create_model`` accepts, optionally of one family (see :data:`FAMILIES`)."""
     if family is None:
-        return [name for names in _FAMILIES.values() for name in names]
-    if family not in _FAMILIES:
-        raise ValueError(f"unknown family {family!r}; accepted: {sorted(_FAMILIES)}")
-    return list(_FAMILIES[family])
+        return [name for module in FAMILIES.values() for name in _family_names(module)]
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; accepted: {list(FAMILIES)}")
+    return _family_names(FAMILIES[family])
+
+
+def family_of(name: str) -> str:
+    """The family a zoo name belongs to (a key of :data:`FAMILIES`)."""
+    check_model_name(name)
+    return next(f for f, module in FAMILIES.items() if name in _family_names(module))
 
 
 def check_model_name(name: str) -> str:
@@ -50,29 +59,46 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     return timm.create_model(name, **overrides)
 
 
-def _unwrap_state_dict(checkpoint: Any) -> Mapping[str, torch.Tensor]:
-    """Accept a raw state dict, ``{'state_dict': ...}`` or ``{'model': ...}``; strip ``module.``."""
+#: Where training checkpoints keep the weights, in order of preference: EMA weights first (the
+#: authors' loaders read them when present), then the plain ones.
+EMA_KEYS = ("state_dict_ema", "model_ema")
+WEIGHT_KEYS = ("state_dict", "model")
+
+
+def unwrap_state_dict(
+    checkpoint: Any, prefer_ema: bool = False
+) -> tuple[Mapping[str, torch.Tensor], str]:
+    """The state dict inside a checkpoint, and where it was found.
+
+    Accepts a raw state dict, or one under ``state_dict_ema`` / ``model_ema`` (EMA weights,
+    taken when ``prefer_ema``), ``state_dict`` or ``model`` (timm's, DeiT's and the authors'
+    training checkpoints); strips DDP's ``module.`` prefix. The second value names the key the
+    weights came from, or "raw".
+    """
+    source = "raw"
     if isinstance(checkpoint, Mapping):
-        for key in ("state_dict", "model"):
-            if key in checkpoint and isinstance(checkpoint[key], Mapping):
-                checkpoint = checkpoint[key]
+        keys = (*EMA_KEYS, *WEIGHT_KEYS) if prefer_ema else WEIGHT_KEYS
+        for key in keys:
+            if isinstance(checkpoint.get(key), Mapping):
+                checkpoint, source = checkpoint[key], key
                 break
     if not isinstance(checkpoint, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in checkpoint.values()
     ):
         raise ValueError(
             "checkpoint is not a state dict: expected a mapping of names to tensors, "
-            + "optionally under 'state_dict' or 'model'"
+            + f"optionally under one of {[*EMA_KEYS, *WEIGHT_KEYS]}"
         )
-    return OrderedDict(
+    state_dict = OrderedDict(
         (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in checkpoint.items()
     )
+    return state_dict, source
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     """Load weights strictly; on a mismatch raise listing missing, unexpected, mis-shaped keys."""
     checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    state_dict = _unwrap_state_dict(checkpoint)
+    state_dict, _ = unwrap_state_dict(checkpoint)
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
@@ -90,9 +116,3 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         )
     model.load_state_dict(state_dict, strict=True)
     return model
-
-
-def family_module(name: str) -> Any:
-    """The module that defines a zoo name (its ``default_cfgs`` and configuration data)."""
-    check_model_name(name)
-    return next(_MODULES[f] for f, names in _FAMILIES.items() if name in names)

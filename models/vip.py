@@ -5,8 +5,6 @@ authors' implementation (github: houqb/VisionPermutator), so official checkpoint
 ``strict=True``. The network skeleton is shared with DynaMixer (:mod:`models.hierarchical`).
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import torch
@@ -22,13 +20,14 @@ __all__ = ["VisionPermutator", "WeightedPermuteMLP"]
 class WeightedPermuteMLP(nn.Module):
     """ViP's token mixer: height-, width- and channel-wise linears, reweighted per channel.
 
-    ``segment_dim`` is ViP's own name for the number of segments, which must equal the token
-    grid side so that one linear (``mlp_h``/``mlp_w``) mixes a whole segment-permuted row.
+    ``num_segments`` (ViP's code calls it ``segment_dim``; here ``segment_dim`` always means
+    channels per segment, as in DynaMixer) must equal the token grid side, so that one linear
+    (``mlp_h``/``mlp_w``) mixes a whole segment-permuted row.
     """
 
-    def __init__(self, dim: int, segment_dim: int, proj_drop: float = 0.0) -> None:
+    def __init__(self, dim: int, num_segments: int, proj_drop: float = 0.0) -> None:
         super().__init__()
-        self.segment_dim = segment_dim
+        self.num_segments = num_segments
         self.mlp_c = nn.Linear(dim, dim, bias=False)
         self.mlp_h = nn.Linear(dim, dim, bias=False)
         self.mlp_w = nn.Linear(dim, dim, bias=False)
@@ -38,13 +37,13 @@ class WeightedPermuteMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
-        S = C // self.segment_dim
-        h = x.reshape(B, H, W, self.segment_dim, S).permute(0, 3, 2, 1, 4)
-        h = self.mlp_h(h.reshape(B, self.segment_dim, W, H * S))
-        h = h.reshape(B, self.segment_dim, W, H, S).permute(0, 3, 2, 1, 4).reshape(B, H, W, C)
-        w = x.reshape(B, H, W, self.segment_dim, S).permute(0, 1, 3, 2, 4)
-        w = self.mlp_w(w.reshape(B, H, self.segment_dim, W * S))
-        w = w.reshape(B, H, self.segment_dim, W, S).permute(0, 1, 3, 2, 4).reshape(B, H, W, C)
+        segments, per_segment = self.num_segments, C // self.num_segments
+        h = x.reshape(B, H, W, segments, per_segment).permute(0, 3, 2, 1, 4)
+        h = self.mlp_h(h.reshape(B, segments, W, H * per_segment))
+        h = h.reshape(B, segments, W, H, per_segment).permute(0, 3, 2, 1, 4).reshape(B, H, W, C)
+        w = x.reshape(B, H, W, segments, per_segment).permute(0, 1, 3, 2, 4)
+        w = self.mlp_w(w.reshape(B, H, segments, W * per_segment))
+        w = w.reshape(B, H, segments, W, per_segment).permute(0, 1, 3, 2, 4).reshape(B, H, W, C)
         c = self.mlp_c(x)
         a = (h + w + c).mean(dim=(1, 2))
         a = self.reweight(a).reshape(B, C, 3).permute(2, 0, 1).softmax(dim=0)
@@ -56,14 +55,14 @@ class WeightedPermuteMLP(nn.Module):
 class VisionPermutator(HierarchicalMixer):
     """ViP: :class:`HierarchicalMixer` with :class:`WeightedPermuteMLP` mixers."""
 
-    def __init__(self, segment_dims: tuple[int, ...], **kwargs: Any) -> None:
+    def __init__(self, num_segments: tuple[int, ...], **kwargs: Any) -> None:
         def token_mixer(stage: int, dim: int, side: int) -> nn.Module:
-            if dim % segment_dims[stage] or dim // segment_dims[stage] * side != dim:
+            if dim % num_segments[stage] or dim // num_segments[stage] * side != dim:
                 raise ValueError(
-                    f"ViP stage {stage}: segment_dim {segment_dims[stage]} must equal the token "
+                    f"ViP stage {stage}: num_segments {num_segments[stage]} must equal the token "
                     + f"grid side {side} and divide the width {dim}"
                 )
-            return WeightedPermuteMLP(dim, segment_dims[stage])
+            return WeightedPermuteMLP(dim, num_segments[stage])
 
         super().__init__(token_mixer=token_mixer, **kwargs)
 
@@ -73,28 +72,28 @@ CONFIGS: dict[str, dict[str, Any]] = {
         layers=(4, 3, 8, 3),
         embed_dims=(384, 384, 384, 384),
         transitions=(False, False, False, False),
-        segment_dims=(16, 16, 16, 16),
+        num_segments=(16, 16, 16, 16),
         patch_size=14,
     ),
     "vip_s7": dict(
         layers=(4, 3, 8, 3),
         embed_dims=(192, 384, 384, 384),
         transitions=(True, False, False, False),
-        segment_dims=(32, 16, 16, 16),
+        num_segments=(32, 16, 16, 16),
         patch_size=7,
     ),
     "vip_m7": dict(
         layers=(4, 3, 14, 3),
         embed_dims=(256, 256, 512, 512),
         transitions=(False, True, False, False),
-        segment_dims=(32, 32, 16, 16),
+        num_segments=(32, 32, 16, 16),
         patch_size=7,
     ),
     "vip_l7": dict(
         layers=(8, 8, 16, 4),
         embed_dims=(256, 512, 512, 512),
         transitions=(True, False, False, False),
-        segment_dims=(32, 16, 16, 16),
+        num_segments=(32, 16, 16, 16),
         patch_size=7,
     ),
 }
@@ -112,12 +111,20 @@ def _create_vip(name: str, pretrained: bool = False, **kwargs: Any) -> VisionPer
     )
 
 
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return hierarchical_cfg(
+        origin_url="https://github.com/houqb/VisionPermutator",
+        paper_ids="arXiv:2106.12368",
+        **kwargs,
+    )
+
+
 default_cfgs = generate_default_cfgs(
     {
-        "vip_s14": hierarchical_cfg(crop_pct=0.9),
-        "vip_s7": hierarchical_cfg(crop_pct=0.9),
-        "vip_m7": hierarchical_cfg(crop_pct=0.9),
-        "vip_l7": hierarchical_cfg(crop_pct=0.875),
+        "vip_s14": _cfg(crop_pct=0.9),
+        "vip_s7": _cfg(crop_pct=0.9),
+        "vip_m7": _cfg(crop_pct=0.9),
+        "vip_l7": _cfg(crop_pct=0.875),
     }
 )
 

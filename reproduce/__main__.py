@@ -1,14 +1,16 @@
-"""Command line: ``python -m reproduce {table4,tables,train} [options]``, as nox calls it."""
+"""``python -m reproduce COMMAND [options]``: dispatch to :mod:`reproduce.commands`, only that."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
+from reproduce.commands.errors import USAGE_ERROR
+
 COMMANDS = {
-    "table4": ("reproduce.table4", "measure Table 4: params, FLOPs, batch-32 throughput"),
-    "tables": ("reproduce.tables", "regenerate Tables 2, 3, 5-9, REPORT.md and Figure 1"),
-    "train": ("reproduce.train_cli", "launch a training config through submitit"),
+    "table4": ("reproduce.commands.table4", "measure Table 4: params, FLOPs, batch-32 throughput"),
+    "tables": ("reproduce.commands.tables", "regenerate Tables 2, 3, 5-9, REPORT.md and Figure 1"),
+    "train": ("reproduce.commands.train", "launch a training config through submitit"),
 }
 
 
@@ -25,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"unknown command {command!r}; accepted: {', '.join(COMMANDS)}\n", file=sys.stderr)
-        print(usage(), file=sys.stderr)
-        return 2
+        print(
+            f"{usage()}\n\npython -m reproduce: error: unknown command {command!r}; accepted: "
+            + ", ".join(COMMANDS),
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
     module = importlib.import_module(COMMANDS[command][0])
     return int(module.main(rest) or 0)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import submitit
+from submitit.slurm.slurm import _convert_mem, _make_sbatch_string
 
 EXECUTORS = ("local", "debug", "slurm")
 LOCAL_TIMEOUT_MIN = 60 * 24 * 30  # local runs have no scheduler limit; submitit needs one
@@ -84,8 +85,6 @@ def slurm_parameters(name: str, slurm: SlurmOptions) -> dict[str, Any]:
     }
     params.update({key: value for key, value in optional.items() if value})
     if slurm.mem_gb is not None:
-        from submitit.slurm.slurm import _convert_mem
-
         params["mem"] = _convert_mem(slurm.mem_gb)
     return params
 
@@ -94,8 +93,6 @@ def sbatch_script(
     folder: str | Path, name: str, slurm: SlurmOptions, array_size: int | None = None
 ) -> str:
     """The sbatch script submitit would submit for these options (no cluster needed)."""
-    from submitit.slurm.slurm import _make_sbatch_string
-
     python = shlex.quote(sys.executable)
     command = f"{python} -u -m submitit.core._submit {shlex.quote(str(folder))}"
     count = array_size if array_size and array_size > 1 else None

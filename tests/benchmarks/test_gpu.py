@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.measure import ThroughputSettings, measure_gemm_peak, measure_throughput
+from benchmarks.gemm import measure_gemm_peak
+from benchmarks.timing import ThroughputSettings, measure_throughput
 from models import create_model
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""The fused DynaMixer path against the plain one: same parameters, same numbers (issue 7).
+"""The fused DynaMixer path against the plain one: same parameters, same numbers.
 
 The plain path (``fused=False``) is the authors' computation line by line; the fused path must
 give the same outputs and gradients (fp32) for the named models, for every ablation override and
@@ -15,7 +15,8 @@ import models
 from models.dynamixer import DynaMixerBlock, config_dict, set_fused
 from tests.models.conftest import ABLATIONS as SINGLE_ABLATIONS
 
-# The acceptance bound of issue 7 on full-model logits (fp32); measured differences are ~1e-7.
+# The acceptance bound on full-model logits (fp32): the fast path must compute the same model;
+# measured differences are ~1e-7.
 LOGIT_TOLERANCE = 1e-5
 # Gradients are compared per parameter, relative to that parameter's largest gradient.
 GRADIENT_TOLERANCE = 1e-4

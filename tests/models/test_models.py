@@ -1,22 +1,112 @@
-"""Every zoo model as a first-class timm model (after timm's tests/test_models.py)."""
+"""Every zoo model as a first-class timm model (after timm's tests/test_models.py).
+
+The contract that is cheap to hold is held for every name, on the meta device (shapes only):
+the pretrained cfg, the unpooled feature shape against ``pool_size`` and ``output_fmt``, the
+pooled features and ``reset_classifier``. What needs real numbers (forward/backward, TorchScript,
+torch.fx, features_only) runs on each family's smallest model, so adding a family adds one
+model's worth of time.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 import timm
 import torch
 
 import models
+from benchmarks.counting import skip_meta_init
 from tests.models.conftest import ABLATIONS, built, input_for
 
-NAMED = [n for n in models.list_models() if n != "dynamixer_digits"]
+ALL = models.list_models()
+
+
+@functools.cache
+def _meta(name: str, **kwargs: object) -> torch.nn.Module:
+    with skip_meta_init(), torch.device("meta"):
+        return models.create_model(name, **kwargs).eval()
+
+
+def _smallest(family: str) -> str:
+    names = models.list_models(family)
+    return min(names, key=lambda n: sum(p.numel() for p in _meta(n).parameters()))
+
+
+REPRESENTATIVES = [_smallest(family) for family in models.registry.FAMILIES]
+FIXED_GRID = [n for n in REPRESENTATIVES if _meta(n).pretrained_cfg.get("fixed_input_size")]
+# Multi-scale models (stages at several reductions) offer timm's feature API.
+HIERARCHICAL = [
+    n
+    for n in REPRESENTATIVES
+    if len({info["reduction"] for info in getattr(_meta(n), "feature_info", [])}) > 1
+]
 
 
 def _id(overrides: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in overrides.items())
 
 
-@pytest.mark.parametrize("name", NAMED)
+def test_every_family_has_a_representative_and_every_name_a_family():
+    assert len(REPRESENTATIVES) == len(models.registry.FAMILIES)
+    assert sorted(n for f in models.registry.FAMILIES for n in models.list_models(f)) == sorted(ALL)
+    assert len(set(ALL)) == len(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_pretrained_cfg(name):
+    model = _meta(name)
+    cfg = model.pretrained_cfg
+    for key in (
+        "input_size",
+        "pool_size",
+        "crop_pct",
+        "mean",
+        "std",
+        "interpolation",
+        "first_conv",
+        "classifier",
+        "license",
+        "origin_url",
+    ):
+        assert key in cfg, f"{name}: pretrained_cfg lacks {key}"
+    assert isinstance(cfg.get("fixed_input_size", False), bool)
+    if name != "dynamixer_digits":
+        assert cfg["input_size"] == (3, 224, 224)
+    modules = dict(model.named_modules())
+    # The patch embedding: a conv, or (RaftMLP) a linear over flattened patches.
+    assert isinstance(modules[cfg["first_conv"]], torch.nn.Conv2d | torch.nn.Linear)
+    assert modules[cfg["classifier"]] is model.get_classifier()
+    assert model.get_classifier().in_features == model.num_features == model.head_hidden_size
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_default_cfg_shapes(name):
+    """timm's test_model_default_cfgs, on the meta device: unpooled features match pool_size on
+    the spatial axes of output_fmt, the channel axis is num_features, pooling gives num_features,
+    and reset_classifier(0) makes forward return pooled features."""
+    model = _meta(name)
+    cfg = model.pretrained_cfg
+    x = torch.empty(2, *cfg["input_size"], device="meta")
+    features = model.forward_features(x)
+    pooled = model.forward_head(features, pre_logits=True)
+    assert pooled.shape == (2, model.num_features)
+    assert model.forward_head(features).shape == (2, cfg["num_classes"])
+    if features.ndim == 4:
+        output_fmt = getattr(model, "output_fmt", "NCHW")
+        assert output_fmt in ("NCHW", "NHWC"), f"{name}: output_fmt {output_fmt!r}"
+        channel, spatial = (1, (2, 3)) if output_fmt == "NCHW" else (3, (1, 2))
+        assert features.shape[channel] == model.num_features, f"{name}: {output_fmt}"
+        assert tuple(features.shape[i] for i in spatial) == tuple(cfg["pool_size"])
+    else:  # tokens (B, N, C), as timm's MlpMixer returns them
+        assert features.ndim == 3 and features.shape[-1] == model.num_features
+    with skip_meta_init(), torch.device("meta"):
+        headless = models.create_model(name).eval()
+    headless.reset_classifier(0)
+    assert headless(x).shape == (2, model.num_features)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_forward_backward(name):
     torch.manual_seed(0)
     model = models.create_model(name, num_classes=7, drop_path_rate=0.1).train()
@@ -46,35 +136,9 @@ def test_ablation_on_full_model_forward():
         assert model(torch.randn(1, 3, 224, 224)).shape == (1, 5)
 
 
-@pytest.mark.parametrize("name", NAMED)
-def test_pretrained_cfg(name):
-    with torch.device("meta"):
-        model = models.create_model(name)
-    cfg = model.pretrained_cfg
-    for key in (
-        "input_size",
-        "crop_pct",
-        "mean",
-        "std",
-        "interpolation",
-        "first_conv",
-        "classifier",
-    ):
-        assert key in cfg, f"{name}: pretrained_cfg lacks {key}"
-    assert cfg["fixed_input_size"] is True
-    assert cfg["input_size"] == (3, 224, 224)
-    modules = dict(model.named_modules())
-    assert isinstance(modules[cfg["first_conv"]], torch.nn.Conv2d)
-    assert modules[cfg["classifier"]] is model.get_classifier()
-    assert model.get_classifier().in_features == model.num_features
-
-
-SMALL = ["dynamixer_digits", "vip_s7", "resmlp_s12"]
-
-
-@pytest.mark.parametrize("name", SMALL)
-def test_forward_features_and_head(name):
-    model = built(name)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_forward_features_head_and_reset_classifier(name):
+    model = models.create_model(name).eval()
     x = input_for(model)
     with torch.inference_mode():
         features = model.forward_features(x)
@@ -83,15 +147,6 @@ def test_forward_features_and_head(name):
         torch.testing.assert_close(logits, model(x))
     assert pooled.shape == (1, model.num_features)
     assert logits.shape == (1, model.num_classes)
-
-
-@pytest.mark.parametrize("name", ["dynamixer_digits", "vip_s7", "resmlp_s12"])
-def test_reset_classifier(name):
-    model = models.create_model(name).eval()
-    x = input_for(model)
-    model.reset_classifier(0)
-    with torch.inference_mode():
-        assert model(x).shape == (1, model.num_features)
     model.reset_classifier(3)
     with torch.inference_mode():
         assert model(x).shape == (1, 3)
@@ -111,7 +166,7 @@ def test_timm_create_model_is_the_same_model(name):
         assert k1 == k2 and torch.equal(v1, v2)
 
 
-@pytest.mark.parametrize("name", ["dynamixer_s", "vip_s7", "resmlp_s12", "dynamixer_digits"])
+@pytest.mark.parametrize("name", sorted({*REPRESENTATIVES, "dynamixer_s"}))
 def test_torchscript(name):
     model = built(name)
     scripted = torch.jit.script(model)
@@ -128,16 +183,19 @@ def test_torchscript_ablations(overrides):
         torch.testing.assert_close(torch.jit.script(model)(x), model(x))
 
 
-@pytest.mark.parametrize("name", ["dynamixer_s", "vip_s7", "resmlp_s12", "dynamixer_digits"])
-def test_fx_trace(name):
+@pytest.mark.parametrize("name", sorted({*REPRESENTATIVES, "dynamixer_s"}))
+def test_fx_trace_then_script(name):
+    """timm's test_model_forward_fx and its torchscript variant: trace, then script the trace."""
     model = built(name)
     graph = torch.fx.symbolic_trace(model)
     x = input_for(model)
     with torch.inference_mode():
-        torch.testing.assert_close(graph(x), model(x))
+        expected = model(x)
+        torch.testing.assert_close(graph(x), expected)
+        torch.testing.assert_close(torch.jit.script(graph)(x), expected)
 
 
-@pytest.mark.parametrize("name", ["vip_s7", "dynamixer_digits"])
+@pytest.mark.parametrize("name", HIERARCHICAL)
 def test_features_only_and_intermediates(name):
     torch.manual_seed(0)
     model = timm.create_model(name, features_only=True).eval()
@@ -150,19 +208,19 @@ def test_features_only_and_intermediates(name):
     assert len(features) == len(full.feature_info) == len(intermediates)
     for feature, info in zip(features, model.feature_info.get_dicts(), strict=True):
         assert feature.shape[1] == info["num_chs"]
-        assert feature.shape[-1] == x.shape[-1] // info["reduction"]
+        assert feature.shape[-1] == -(-x.shape[-1] // info["reduction"])
     for a, b in zip(intermediates[-2:], last_two, strict=True):
         torch.testing.assert_close(a, b)
     torch.testing.assert_close(full.forward_head(final), full(x))
 
 
-@pytest.mark.parametrize("name", ["dynamixer_s", "vip_s7", "vip_s14"])
+@pytest.mark.parametrize("name", sorted({*FIXED_GRID, "dynamixer_s", "vip_s14"}))
 def test_wrong_image_size_is_a_clear_error(name):
     """Raised at the top of forward, before any layer runs (so a meta-device model suffices)."""
-    with torch.device("meta"):
-        model = models.create_model(name)
-    with pytest.raises(ValueError, match=r"accepts only 224x224 images; got 192x160"):
-        model(torch.randn(1, 3, 192, 160))
+    model = _meta(name)
+    height, width = model.pretrained_cfg["input_size"][1:]
+    with pytest.raises(ValueError, match=rf"{height}x{width}.*got 192x160|got 192x160"):
+        model(torch.empty(1, 3, 192, 160, device="meta"))
     digits = built("dynamixer_digits")
     with pytest.raises(ValueError, match=r"accepts only 32x32 images; got 224x224"):
         digits.forward_intermediates(torch.randn(1, 3, 224, 224))

@@ -1,10 +1,21 @@
-"""Shared records for the reproduce tests: the made-up machine that fixed results were taken on."""
+"""Shared records for the reproduce tests: the made-up machine fixed results were taken on, and
+a Table 4 result built from fixed records (no model is built)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from benchmarks.measure import Environment
+import pandas as pd
+
+from benchmarks.records import Environment, FlopCount, ParamCount, Throughput
+from benchmarks.timing import ThroughputSettings
+from reproduce.paper import TABLES
+from reproduce.render.table4 import render_table4, table4_stem
+from reproduce.tables.counts import Measurement
+from reproduce.tables.frames import table_frame
+from reproduce.tables.specs import TABLE_SPECS, MeasureKey, measure_keys
+from reproduce.tables.table4 import RowMeasurement, Table4Result, table4_frame
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
 ENVIRONMENT = Environment(
@@ -20,3 +31,148 @@ ENVIRONMENT = Environment(
 )
 # The same machine as the counting functions report it: counts are taken on the meta device.
 META = dataclasses.replace(ENVIRONMENT, device="meta", device_name="meta (shapes only)")
+
+
+TABLE = TABLES[4]
+ORDER = ["resmlp_s24", "resmlp_b24", "vip_m7", "dynamixer_s", "vip_l7", "dynamixer_m"]
+
+PARAMS = dict(
+    zip(ORDER, [30020680, 115736776, 55272488, 26265960, 87784936, 57128264], strict=True)
+)
+MACS = dict(
+    zip(
+        ORDER,
+        [5964981736, 23028090856, 16305051944, 7315402216, 24369603560, 17003395368],
+        strict=True,
+    )
+)
+# Made-up measured medians, unlike any paper figure, chosen so the claims come out known:
+# DynaMixer-S 1.25x ViP-M/7 and 2.00x ResMLP-B24; DynaMixer-M 25% slower than ViP-M/7.
+RATES = dict(zip(ORDER, [40.0, 10.0, 16.0, 20.0, 9.0, 12.0], strict=True))
+GEMM_PEAK = 1000.0  # GFLOP/s, made up: MFU = 2 x MACs x images/s / 1e12
+
+
+def fixed_result(
+    rates: dict[str, float] = RATES,
+    models: list[str] = ORDER,
+    settings: ThroughputSettings | None = None,
+    environment: Environment = ENVIRONMENT,
+    quick: bool = False,
+    fused: bool = False,
+    gemm_peak_gflops: float | None = GEMM_PEAK,
+) -> Table4Result:
+    """A Table 4 result built from fixed records (no model is built)."""
+    settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3)
+    labels = {row.zoo_name: row.label for row in TABLE.rows}
+    rows = []
+    for name in models:
+        median = rates[name]
+        seconds = tuple(settings.batch_size / r for r in (median * 0.9, median, median * 1.1))
+        throughput = Throughput(
+            model=name,
+            overrides={},
+            batch_size=settings.batch_size,
+            input_size=(3, 224, 224),
+            precision=settings.precision,
+            channels_last=settings.channels_last,
+            compiled=settings.compile,
+            compile_mode=settings.compile_mode if settings.compile else None,
+            warmup=settings.warmup,
+            iters=3,
+            batch_seconds=seconds,
+            median_images_per_s=median,
+            min_images_per_s=median * 0.9,
+            max_images_per_s=median * 1.1,
+            load_average_before=1.5,
+            load_average_after=2.0,
+            environment=environment,
+        )
+        params = ParamCount(model=name, overrides={}, params=PARAMS[name], environment=META)
+        flops = FlopCount(
+            model=name,
+            overrides={},
+            input_size=(3, 224, 224),
+            macs=MACS[name],
+            counter="ptflops 0.7.5, aten backend",
+            environment=META,
+        )
+        rows.append(RowMeasurement(labels[name], params, flops, throughput))
+    return Table4Result(
+        tuple(rows),
+        settings,
+        environment,
+        wall_seconds=123.4,
+        quick=quick,
+        fused=fused,
+        gemm_peak_gflops=gemm_peak_gflops,
+    )
+
+
+def markdown_table(text: str) -> pd.DataFrame:
+    """The pipe table in a rendered file, read back as strings."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    del lines[1]  # the |:---| alignment row
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return pd.DataFrame(cells[1:], columns=cells[0])
+
+
+def render(result: Table4Result) -> str:
+    """Table 4's markdown for a result, as the command writes it."""
+    return render_table4(table4_frame(result))
+
+
+def stem(result: Table4Result) -> str:
+    """Table 4's file name stem for a result."""
+    return table4_stem(table4_frame(result))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed counts for the tables (nothing built)
+
+FIXED_PARAMS = {
+    (): 26_265_960,
+    (("column_mixing", False),): 22_919_528,
+    (("row_mixing", False),): 22_919_528,
+    (("channel_mixing", False),): 23_495_016,
+    (("reweight", False),): 24_034_152,
+    (("share_row_column", True),): 23_478_632,
+}
+
+
+def fake_measurement(
+    key: MeasureKey, params: int | None = None, macs: int | None = None
+) -> Measurement:
+    params = params if params is not None else 10_000_000 + 7919 * len(key.label)
+    macs = macs if macs is not None else 1_000 * params
+    overrides = dict(key.overrides)
+    return Measurement(
+        key,
+        ParamCount(key.name, overrides, params, META),
+        FlopCount(key.name, overrides, key.input_size, macs, "ptflops 0.7.5, aten backend", META),
+    )
+
+
+def fixed_measurements() -> dict[MeasureKey, Measurement]:
+    measurements = {key: fake_measurement(key) for key in measure_keys()}
+    for overrides, params in FIXED_PARAMS.items():
+        key = MeasureKey("zoo", "dynamixer_s", overrides)
+        measurements[key] = fake_measurement(key, params)
+    return measurements
+
+
+def fixed_frame(number: int, results: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    return table_frame(TABLE_SPECS[number], fixed_measurements(), results or [])
+
+
+def run_record(**fields: Any) -> dict[str, Any]:
+    record = {
+        "status": "completed",
+        "config_key": "imagenet_dynamixer_s",
+        "model": "dynamixer_s",
+        "overrides": {},
+        "dataset": "imagenet",
+        "changed": {},
+        "top1": 82.31,
+        "finished": "2026-01-01T00:00:00+00:00",
+    }
+    return record | fields

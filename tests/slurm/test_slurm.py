@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from reproduce import store, train_cli
-from reproduce.train import load_checkpoint
+from reproduce.commands.train import parse_options
+from reproduce.training import store
+from reproduce.training.checkpoints import read_training_checkpoint
+from reproduce.training.plan import Plan, plan
+from reproduce.training.submission import submit, wait
 
 pytestmark = pytest.mark.slurm
 
@@ -39,13 +42,13 @@ def cluster() -> None:
 
 
 def _dirs(root: Path) -> list[str]:
-    return ["--results", str(root / "results"), "--output", str(root / "runs"),
+    return ["--runs-dir", str(root / "results"), "--output", str(root / "runs"),
             "--logs", str(root / "logs" / "%j")]  # fmt: skip
 
 
-def _launch(root: Path, *argv: str) -> tuple[train_cli.Plan, list]:
-    the_plan = train_cli.plan([*argv, *SLURM, *_dirs(root)])
-    jobs = train_cli.submit(the_plan)
+def _launch(root: Path, *argv: str) -> tuple[Plan, list]:
+    the_plan = plan(parse_options([*argv, *SLURM, *_dirs(root)]))
+    jobs = submit(the_plan)
     assert len(jobs) == len(the_plan.to_run) > 0
     return the_plan, jobs
 
@@ -73,7 +76,7 @@ def _same_history(a: list[dict], b: list[dict]) -> bool:
 
 
 def _assert_same_weights(ours: Path, theirs: Path) -> None:
-    a, b = load_checkpoint(ours), load_checkpoint(theirs)
+    a, b = read_training_checkpoint(ours), read_training_checkpoint(theirs)
     assert a["epoch"] == b["epoch"] and a["num_updates"] == b["num_updates"]
     for part in ("model", "model_ema"):
         assert a[part].keys() == b[part].keys()
@@ -90,7 +93,7 @@ def tiny_run(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("tiny")
     the_plan, jobs = _launch(root, "digits", *TINY, "epochs=2")
     started = time.time()
-    [record] = train_cli.wait(the_plan, jobs)
+    [record] = wait(the_plan, jobs)
     record["_test_seconds"] = time.time() - started
     record["_job"] = jobs[0]
     return record
@@ -115,7 +118,7 @@ def test_job_array_of_two_configs_completes(tmp_path: Path) -> None:
     the_plan, jobs = _launch(tmp_path, "digits,digits_mixing_random", *TINY, "epochs=2")
     array_ids = {str(job.job_id).split("_")[0] for job in jobs}
     assert len(array_ids) == 1 and [str(j.job_id)[-2:] for j in jobs] == ["_0", "_1"]
-    records = train_cli.wait(the_plan, jobs)
+    records = wait(the_plan, jobs)
     assert [r["status"] for r in records] == ["completed", "completed"]
     assert [r["config"] for r in records] == ["digits", "digits_mixing_random"]
     assert records[1]["overrides"] == {"mixing": "random"}
@@ -129,7 +132,7 @@ def test_cancelled_job_is_reported_cancelled(tmp_path: Path) -> None:
     _wait_until(lambda: (store.load_record(results, key) or {}).get("status") == "running",
                 120, "the job to start")  # fmt: skip
     job.cancel()
-    [record] = train_cli.wait(the_plan, [job])
+    [record] = wait(the_plan, [job])
     assert job.state.startswith("CANCELLED")
     assert record["status"] == "cancelled"
     assert store.load_record(results, key)["status"] == "cancelled"
@@ -148,8 +151,8 @@ def test_preempted_job_checkpoints_requeues_and_matches_uninterrupted_run(tmp_pa
     assert len(_metrics(run_dir)) < 5, "the job finished before it could be preempted"
     subprocess.run(["scancel", "--signal=USR2", str(preempted.job_id)], check=True)
 
-    [record] = train_cli.wait(preempted_plan, [preempted])
-    [expected] = train_cli.wait(reference_plan, [reference])
+    [record] = wait(preempted_plan, [preempted])
+    [expected] = wait(reference_plan, [reference])
     assert record["status"] == expected["status"] == "completed", record.get("error")
     assert record["restarts"] >= 1, "the job was not requeued"
     log = Path(record["log_paths"]["stdout"]).read_text()
@@ -173,7 +176,7 @@ def test_job_reaching_its_time_limit_is_requeued_and_finishes(tmp_path: Path, ti
         f"epochs={epochs}", "threads=1", "--timeout-min", "1", "--signal-delay-s", "10",
         "--max-num-timeout", "10",
     )  # fmt: skip
-    [record] = train_cli.wait(the_plan, [job])
+    [record] = wait(the_plan, [job])
     assert record["status"] == "completed", record.get("error")
     assert record["restarts"] >= 1, "the job was never requeued"
     assert record["epochs"] == epochs
@@ -188,7 +191,7 @@ def test_job_reaching_its_time_limit_is_requeued_and_finishes(tmp_path: Path, ti
 def test_two_task_job_trains_with_torch_distributed(tmp_path: Path) -> None:
     # One process per task, torch.distributed (gloo on CPU) set up from submitit's environment.
     the_plan, [job] = _launch(tmp_path, "digits", *TINY, "epochs=2", "--tasks-per-node", "2")
-    [record] = train_cli.wait(the_plan, [job])
+    [record] = wait(the_plan, [job])
     assert record["status"] == "completed", record.get("error")
     assert record["world_size"] == 2 and record["global_batch"] == 64
     assert len(job.results()) == 2  # both ranks returned

@@ -1,0 +1,201 @@
+"""Records of what was measured, each carrying its provenance.
+
+A measurement is only as good as what it says about itself: every record here names the
+model (zoo name plus keyword overrides), and an :class:`Environment` says on which device,
+with how many threads and which library versions, and when. The machine's load average is
+read here too, so a timing can say whether other work shared the CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+import torch
+from torch import nn
+
+from models import check_model_name, create_model
+
+__all__ = [
+    "DEFAULT_INPUT_SIZE",
+    "Environment",
+    "FlopCount",
+    "ModelSpec",
+    "ParamCount",
+    "Throughput",
+    "describe_environment",
+    "flatten",
+    "library_version",
+    "load_average",
+]
+
+#: One 224x224 RGB image, the input size of every table of the paper but where it says otherwise.
+DEFAULT_INPUT_SIZE = (3, 224, 224)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo model by name plus keyword overrides (ablations); checked when constructed."""
+
+    name: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_model_name(self.name)
+        object.__setattr__(self, "overrides", dict(self.overrides))  # a plain, picklable copy
+
+    @classmethod
+    def of(cls, model: ModelSpec | str) -> ModelSpec:
+        """Accept a spec or a bare zoo name."""
+        return model if isinstance(model, ModelSpec) else cls(model)
+
+    @property
+    def label(self) -> str:
+        """``name`` or ``name(key=value, ...)``: how tables and logs name this model."""
+        if not self.overrides:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.overrides.items())})"
+
+    def build(self) -> nn.Module:
+        """A fresh model, in eval mode, on the current default device."""
+        return create_model(self.name, **dict(self.overrides)).eval()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where and with which libraries a measurement was made."""
+
+    device: str  # "cpu", "cuda:0", or "meta" for shape-only counting
+    device_name: str  # the CPU model from /proc/cpuinfo, or the GPU's name
+    threads: int  # torch.get_num_threads(): intra-op CPU threads
+    cpu_count: int  # os.cpu_count() of the machine
+    torch_version: str
+    timm_version: str
+    ptflops_version: str
+    python_version: str
+    date: str  # ISO 8601, UTC, to the second
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """The number of parameters (weights and biases; buffers excluded) of one model."""
+
+    model: str
+    overrides: Mapping[str, Any]
+    params: int
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """Multiply-accumulates of one forward pass of one image, as ptflops' aten backend counts.
+
+    The aten backend counts matrix products and convolutions at the dispatcher, so it sees the
+    ``matmul`` of a dynamically generated mixing matrix that module hooks miss. Element-wise
+    ops, softmax and normalisation count zero. The paper's "FLOPs" are these MACs. Modules
+    with a ``fused`` fast path are counted on their plain (reference) path.
+    """
+
+    model: str
+    overrides: Mapping[str, Any]
+    input_size: tuple[int, ...]
+    macs: int
+    counter: str  # e.g. "ptflops 0.7.5, aten backend"
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Images per second of one model at one setting: every timed batch and their summary."""
+
+    model: str
+    overrides: Mapping[str, Any]
+    batch_size: int
+    input_size: tuple[int, ...]
+    precision: str  # "fp32", "amp-bf16", "amp-fp16"
+    channels_last: bool
+    compiled: bool
+    compile_mode: str | None  # torch.compile's mode when compiled
+    warmup: int
+    iters: int
+    batch_seconds: tuple[float, ...]  # wall time of each timed batch, synchronised
+    median_images_per_s: float
+    min_images_per_s: float
+    max_images_per_s: float
+    load_average_before: float | None  # 1-minute load average: was the machine busy?
+    load_average_after: float | None
+    environment: Environment
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+
+
+@cache
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def library_version(package: str) -> str:
+    """The installed version of ``package``, or "not installed"."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe_environment(device: str = "cpu") -> Environment:
+    """The provenance of a measurement made now on ``device`` ("meta": shape-only counting)."""
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda":
+        index = (
+            torch_device.index if torch_device.index is not None else torch.cuda.current_device()
+        )
+        device_name = torch.cuda.get_device_name(index)
+        device = f"cuda:{index}"
+    elif torch_device.type == "meta":
+        device_name = "meta (shapes only)"
+    else:
+        device_name = _cpu_name()
+    return Environment(
+        device=device,
+        device_name=device_name,
+        threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count() or 1,
+        torch_version=torch.__version__,
+        timm_version=library_version("timm"),
+        ptflops_version=library_version("ptflops"),
+        python_version=platform.python_version(),
+        date=datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+    )
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """The 1-, 5- and 15-minute load averages (None where the OS has none): was the CPU busy?"""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def flatten(record: ParamCount | FlopCount | Throughput) -> dict[str, Any]:
+    """A record as one flat dict (its environment's fields inlined), for CSV and DataFrames."""
+    row = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    environment = row.pop("environment")
+    row["overrides"] = dict(row["overrides"])
+    return {**row, **dataclasses.asdict(environment)}

@@ -1,0 +1,1 @@
+"""Every claim of the paper checked once, as structured records (:mod:`.verdicts`)."""

@@ -1,0 +1,141 @@
+"""The prose's claims about model size, against the counts (Sec. 4.3 and 4.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reproduce.claims.verdicts import ABOUT, MATCH, MISMATCH, Check, check_count
+from reproduce.paper import CLAIMS, row_label
+from reproduce.tables.counts import Measurement
+from reproduce.tables.specs import MeasureKey
+
+__all__ = ["prose_checks"]
+
+
+def _zoo(
+    measurements: Mapping[MeasureKey, Measurement], name: str, **overrides: Any
+) -> Measurement:
+    return measurements[MeasureKey("zoo", name, tuple(overrides.items()))]
+
+
+def _percent(a: int, b: int) -> float:
+    return 100 * (a / b - 1)
+
+
+def _params(measured: Measurement) -> int:
+    return measured.params.params
+
+
+def prose_checks(measurements: Mapping[MeasureKey, Measurement]) -> list[Check]:
+    """Every size claim of the prose, one function each."""
+    return [
+        *_about_five_percent_larger(measurements),
+        _dense_twenty_percent_larger(measurements),
+        *_flops_slightly_bigger(measurements),
+    ]
+
+
+def _about_five_percent_larger(measurements: Mapping[MeasureKey, Measurement]) -> list[Check]:
+    checks: list[Check] = []
+    # "the number of parameters and FLOPs of DynaMixer-M are 57M and 17G. And those of
+    # ViP-Mediam/7 are 55M and 16.3G. Thus, the model size of ours is about 5% larger than ViP."
+    claim = CLAIMS["dynamixer_m_about_5_percent_larger_than_vip_m7"]
+    source = f"Prose: {claim.section.split(' (')[0]}"
+    m, vip = _zoo(measurements, "dynamixer_m"), _zoo(measurements, "vip_m7")
+    for subject, measured, prefix in (
+        ("DynaMixer-M", m, "dynamixer_m"),
+        ("ViP-M/7", vip, "vip_m7"),
+    ):
+        params = claim.numbers[f"{prefix}_params_m"]
+        checks.append(check_count(source, subject, "params", f"{params:g}M", _params(measured)))
+        if measured.flops is not None:
+            flops = claim.numbers[f"{prefix}_gflops"]
+            checks.append(check_count(source, subject, "FLOPs", f"{flops:g}G", measured.flops.macs))
+    target = claim.numbers["larger_percent"]
+    if m.flops is not None and vip.flops is not None:
+        params = _percent(_params(m), _params(vip))
+        macs = _percent(m.flops.macs, vip.flops.macs)
+        low, high = target * (1 - ABOUT), target * (1 + ABOUT)
+        holds = all(low <= x <= high for x in (params, macs))
+        how = (
+            f"{_params(m):,} / {_params(vip):,} = {params:+.1f}% params, "
+            + f"{m.flops.macs:,} / {vip.flops.macs:,} = {macs:+.1f}% MACs; 'about {target:g}%' "
+            + f"read as {low:g}–{high:g}% for both (the paper's own 57/55 and 17/16.3 give "
+            + f"{100 * (57 / 55 - 1):+.1f}% and {100 * (17 / 16.3 - 1):+.1f}%)"
+        )
+        checks.append(
+            Check(
+                source,
+                "DynaMixer-M vs ViP-M/7",
+                "ratio",
+                f"about {target:g}% larger",
+                f"{params:+.1f}% params, {macs:+.1f}% FLOPs",
+                MATCH if holds else MISMATCH,
+                how,
+            )
+        )
+
+    return checks
+
+
+def _dense_twenty_percent_larger(measurements: Mapping[MeasureKey, Measurement]) -> Check:
+    # 'The accuracy achieved by "Synthesizer (Dense)", which is 20% larger than DynaMixer-S ...'
+    claim = CLAIMS["synthesizer_dense_20_percent_larger"]
+    source = f"Prose: {claim.section.split(' (')[0]}"
+    dense, base = (
+        _zoo(measurements, "dynamixer_s", mixing="dense"),
+        _zoo(measurements, "dynamixer_s"),
+    )
+    target = claim.numbers["larger_percent"]
+    params = _percent(_params(dense), _params(base))
+    paper_params = _percent(
+        int(claim.numbers["synthesizer_dense_params_m"]), int(claim.numbers["dynamixer_s_params_m"])
+    )
+    flops = (
+        f"; MACs {_percent(dense.flops.macs, base.flops.macs):+.1f}%"
+        if dense.flops is not None and base.flops is not None
+        else ""
+    )
+    holds = round(params) == target
+    how = (
+        f"{_params(dense):,} / {_params(base):,} = {params:+.1f}% params{flops}; "
+        + f"{target:g}% larger would be {_params(base) * (1 + target / 100) / 1e6:.2f}M. The "
+        + f"paper's own Table 6 (32M / 26M) gives {paper_params:+.1f}%; only reading '20%' to "
+        + "one significant figure reaches it"
+    )
+    return Check(
+        source,
+        "Synthesizer(Dense) vs DynaMixer-S",
+        "ratio",
+        f"{target:g}% larger",
+        f"{params:+.1f}% params",
+        MATCH if holds else MISMATCH,
+        how,
+    )
+
+
+def _flops_slightly_bigger(measurements: Mapping[MeasureKey, Measurement]) -> list[Check]:
+    # "Compared with ViPs of a similar number of parameters, the FLOPs of our models are
+    # slightly bigger" (pairs: ours by parameters, see the claim's interpretation).
+    checks: list[Check] = []
+    claim = CLAIMS["throughput_lower_than_vip"]
+    source = f"Prose: {claim.section}"
+    for ours, theirs in claim.pairs:
+        a, b = _zoo(measurements, ours), _zoo(measurements, theirs)
+        if a.flops is None or b.flops is None:
+            continue
+        larger = _percent(a.flops.macs, b.flops.macs)
+        checks.append(
+            Check(
+                source,
+                f"{row_label(ours)} vs {row_label(theirs)}",
+                "ratio",
+                "FLOPs slightly bigger",
+                f"{larger:+.1f}% MACs",
+                MATCH if larger > 0 else MISMATCH,
+                f"{a.flops.macs / 1e9:.2f}G vs {b.flops.macs / 1e9:.2f}G MACs (pairing by "
+                + "parameters is our reading; 'bigger' checked, 'slightly' not judged)",
+            )
+        )
+    return checks

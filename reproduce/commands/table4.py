@@ -1,0 +1,237 @@
+"""``python -m reproduce table4``: measure the paper's Table 4 here and write it into results/.
+
+Parse and check every option (nothing is built before they all pass) -> measure, in this
+process or as one submitit job (``--executor debug|slurm``) -> one DataFrame -> markdown and
+CSV, each written atomically. ``--render CSV`` measures nothing: it renders a Table 4 CSV's
+markdown again, beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.files import RESULTS_DIR, write_text_atomic
+from benchmarks.timing import AMP_DTYPES, COMPILE_MODES, DEVICES, ThroughputSettings, validate
+from reproduce.commands.errors import checked
+from reproduce.launch import EXECUTORS, SlurmOptions, check_executor
+from reproduce.render.table4 import render_table4, table4_stem
+from reproduce.render.text import duration_text
+from reproduce.tables.table4 import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LOG_DIR,
+    QUICK,
+    TABLE,
+    TABLE_BATCH_SIZE,
+    Table4Job,
+    Table4Result,
+    row_spec,
+    submit_table4,
+    table4_frame,
+    table4_rows,
+)
+
+__all__ = ["Options", "main", "make_parser", "parse_options", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The parsed command line."""
+
+    models: tuple[str, ...]
+    settings: ThroughputSettings
+    quick: bool
+    fused: bool
+    executor: str
+    slurm: SlurmOptions
+    output_dir: Path
+    log_dir: Path
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reproduce table4",
+        description="Measure the paper's Table 4 (params, FLOPs, batch-32 throughput) here.",
+    )
+    _measurement_options(parser.add_argument_group("measurement"))
+    _launch_options(parser.add_argument_group("where it runs"))
+    parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="measure nothing: render a measured Table 4 CSV's markdown again, beside it",
+    )
+    return parser
+
+
+def _measurement_options(measure: argparse._ArgumentGroup) -> None:
+    measure.add_argument("--device", default="cpu", help=f"{' or '.join(DEVICES)} (or cuda:N)")
+    measure.add_argument(
+        "--amp", choices=sorted(AMP_DTYPES), default=None, help="autocast dtype (GPU only)"
+    )
+    measure.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile each model; MODE: "
+        + ", ".join(COMPILE_MODES)
+        + " (default: default;"
+        + " reduce-overhead adds CUDA graphs on a GPU)",
+    )
+    measure.add_argument("--channels-last", action="store_true", help="channels_last memory")
+    measure.add_argument("--batch-size", type=int, default=None, help=f"default {TABLE_BATCH_SIZE}")
+    measure.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        help="timed batches per model (default: "
+        + ", ".join(f"{d} {n}" for d, (_, n) in DEFAULT_ITERATIONS.items())
+        + ")",
+    )
+    measure.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed batches first (default: "
+        + ", ".join(f"{d} {n}" for d, (n, _) in DEFAULT_ITERATIONS.items())
+        + ")",
+    )
+    measure.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"CI smoke run: batch {QUICK['batch_size']}, {QUICK['warmup']} warm-up, "
+        + f"{QUICK['iters']} timed batches (explicit options still win)",
+    )
+    measure.add_argument(
+        "--fused",
+        action="store_true",
+        help="time DynaMixer on its fused fast path (default: the official computation, as the "
+        + "paper timed the authors' code)",
+    )
+    measure.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these rows, by zoo name: " + " ".join(str(row.zoo_name) for row in TABLE.rows),
+    )
+
+
+def _launch_options(launch: argparse._ArgumentGroup) -> None:
+    launch.add_argument("--executor", choices=EXECUTORS, default="local")
+    launch.add_argument("--partition", default=None, help="Slurm partition")
+    launch.add_argument(
+        "--gpus", type=int, default=None, help="GPUs per node (default: 1 for cuda, else 0)"
+    )
+    launch.add_argument("--cpus-per-task", type=int, default=SlurmOptions.cpus_per_task)
+    launch.add_argument("--timeout-min", type=int, default=60, help="Slurm time limit, minutes")
+    launch.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help="submitit logs")
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """Parse and validate everything; ValueError (naming the bad value) before anything is built."""
+    args = make_parser().parse_args(list(argv))
+    device_type = args.device.split(":")[0]
+    warmup, iters = DEFAULT_ITERATIONS.get(device_type, DEFAULT_ITERATIONS["cpu"])
+    batch_size = TABLE_BATCH_SIZE
+    if args.quick:
+        batch_size, warmup, iters = QUICK["batch_size"], QUICK["warmup"], QUICK["iters"]
+    settings = ThroughputSettings(
+        device=args.device,
+        batch_size=batch_size if args.batch_size is None else args.batch_size,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile is not None,
+        compile_mode=args.compile or "default",
+        warmup=warmup if args.warmup is None else args.warmup,
+        iters=iters if args.iters is None else args.iters,
+    )
+    rows = table4_rows(args.models)
+    # A Slurm job checks for its GPU on the node it lands on, not here on the login node.
+    validate(settings, [row_spec(row, args.fused) for row in rows], args.executor != "slurm")
+    check_executor(args.executor)
+    gpus = args.gpus if args.gpus is not None else int(device_type == "cuda")
+    for name, value in (("gpus", gpus), ("cpus-per-task", args.cpus_per_task)):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0; got {value}")
+    if args.timeout_min < 1:
+        raise ValueError(f"--timeout-min must be >= 1; got {args.timeout_min}")
+    slurm = SlurmOptions(
+        partition=args.partition,
+        gpus_per_node=gpus,
+        cpus_per_task=args.cpus_per_task,
+        timeout_min=args.timeout_min,
+    )
+    return Options(
+        models=tuple(str(row.zoo_name) for row in rows),
+        settings=settings,
+        quick=args.quick,
+        fused=args.fused,
+        executor=args.executor,
+        slurm=slurm,
+        output_dir=args.output_dir,
+        log_dir=args.log_dir,
+    )
+
+
+def run(options: Options) -> Table4Result:
+    """Measure in this process (local), or through submitit (debug, slurm) and wait."""
+    job = Table4Job(options.models, options.settings, options.quick, fused=options.fused)
+    if options.executor == "local":
+        return job()
+    submitted = submit_table4(job, options.executor, options.log_dir, options.slurm)
+    if options.executor == "slurm":
+        print(
+            f"submitted Slurm job {submitted.job_id}; logs: {submitted.paths.stdout}; waiting "
+            + "for its result (Ctrl-C stops waiting, not the job)",
+            file=sys.stderr,
+        )
+    return submitted.result()
+
+
+def write_outputs(frame: pd.DataFrame, output_dir: str | Path = RESULTS_DIR) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.csv`` atomically; return their paths."""
+    output_dir = Path(output_dir)
+    stem = table4_stem(frame)
+    markdown = write_text_atomic(output_dir / f"{stem}.md", render_table4(frame))
+    csv = write_text_atomic(output_dir / f"{stem}.csv", frame.to_csv(index=False))
+    return markdown, csv
+
+
+def _render(parser: argparse.ArgumentParser, path: Path) -> int:
+    if not path.is_file():
+        parser.error(f"--render needs a Table 4 CSV; {path} is not a file")
+    markdown = write_text_atomic(path.with_suffix(".md"), render_table4(pd.read_csv(path)))
+    print(f"wrote {markdown}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    render = parser.parse_args(argv).render
+    if render is not None:
+        return _render(parser, render)
+    options = checked(parser, lambda: parse_options(argv))
+    start = time.perf_counter()
+    result = run(options)
+    frame = table4_frame(result)
+    markdown, csv = write_outputs(frame, options.output_dir)
+    print(render_table4(frame))
+    print(
+        f"wrote {markdown} and {csv} ({len(result.rows)} models; measuring "
+        + f"{duration_text(result.wall_seconds)}, whole command "
+        + f"{duration_text(time.perf_counter() - start)})"
+    )
+    return 0

@@ -1,0 +1,121 @@
+"""``python -m reproduce tables``: Tables 2, 3 and 5-9, REPORT.md and Figure 1 into results/.
+
+Every distinct model of every table is counted once (parameters and FLOPs, on the meta device)
+-> one numeric DataFrame per table (the paper's text, the measured counts, the difference, and
+a training result from the results store when one exists for exactly that configuration) ->
+markdown and CSV; then every claim is checked (REPORT.md) and Figure 1 drawn. ``--check``
+recounts in memory and compares the counts with the committed CSVs instead of writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.files import RESULTS_DIR, write_text_atomic
+from reproduce.claims.audit import build_audit
+from reproduce.render import figure1
+from reproduce.render.report import render_report
+from reproduce.render.tables import render_table
+from reproduce.render.text import duration_text
+from reproduce.tables.counts import (
+    Measurement,
+    count_differences,
+    count_models,
+    counting_environment,
+    read_committed,
+)
+from reproduce.tables.frames import table_frame
+from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
+from reproduce.training.store import load_results
+
+__all__ = ["main", "make_parser", "table4_frames"]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reproduce tables",
+        description="Regenerate Tables 2, 3, 5-9 (paper beside measured), REPORT.md and "
+        + "Figure 1 on the CPU.",
+    )
+    parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=None,
+        help="training results store (default: results/runs in the repository)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: recount and compare with the CSVs in --output-dir (exit 1 if any "
+        + "count moved)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def table4_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
+    """Every measured Table 4 CSV in ``output_dir`` (quick runs left out), by file name."""
+    paths = sorted(p for p in Path(output_dir).glob("table4*.csv") if "quick" not in p.stem)
+    return [(path.name, pd.read_csv(path)) for path in paths]
+
+
+def _check_counts(frames: Mapping[int, pd.DataFrame], output_dir: Path) -> int:
+    problems = []
+    for number, frame in frames.items():
+        path = output_dir / f"table{number}.csv"
+        if not path.exists():
+            problems.append(f"Table {number}: {path} does not exist")
+            continue
+        problems += count_differences(read_committed(path), frame)
+    print("\n".join(problems) or f"every count matches the CSVs in {output_dir}")
+    return 1 if problems else 0
+
+
+def _write(
+    frames: Mapping[int, pd.DataFrame],
+    measurements: Mapping[MeasureKey, Measurement],
+    results: Sequence[Mapping[str, object]],
+    output_dir: Path,
+) -> list[Path]:
+    written = []
+    for number, frame in frames.items():
+        spec = TABLE_SPECS[number]
+        stem = output_dir / f"table{number}"
+        markdown = render_table(spec, frame, measurements)
+        written.append(write_text_atomic(stem.with_suffix(".md"), markdown))
+        written.append(write_text_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False)))
+    audit = build_audit(measurements, results, table4_frames(output_dir))
+    report = render_report(audit, counting_environment(measurements))
+    written.append(write_text_atomic(output_dir / "REPORT.md", report))
+    zoo_params = {
+        key.name: m.params.params
+        for key, m in measurements.items()
+        if key.source == "zoo" and not key.overrides
+    }
+    written.append(figure1.write_figure(results, output_dir / "figure1.png", zoo_params))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    start = time.perf_counter()
+    measurements = count_models(measure_keys(), progress=not args.no_progress)
+    results = load_results(args.runs_dir)
+    frames = {n: table_frame(TABLE_SPECS[n], measurements, results) for n in COUNTED_TABLES}
+    counted = time.perf_counter() - start
+    if args.check:
+        return _check_counts(frames, args.output_dir)
+    written = _write(frames, measurements, results, args.output_dir)
+    print("wrote " + ", ".join(str(path) for path in written))
+    print(
+        f"{len(measurements)} models counted in {duration_text(counted)}; "
+        + f"whole command {duration_text(time.perf_counter() - start)}"
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""All formatting: markdown and CSV tables, Table 4, REPORT.md and the figures."""

@@ -1,0 +1,239 @@
+"""The fast-path report's judging and rendering, on synthetic timings (nothing is timed here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks.fastpath import render
+from benchmarks.fastpath import targets as fastpath_targets
+from benchmarks.fastpath.__main__ import main
+from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
+from benchmarks.fastpath.run import run_report
+from benchmarks.fastpath.settings import Settings
+from benchmarks.records import describe_environment
+from benchmarks.timing import compile_model
+
+
+def _result(key: str, images_per_s: float, batch: int = 32) -> CaseResult:
+    name, rest = key.split(" ", 1)
+    parts = rest.split()
+    path = parts[0] if parts[0] in ("plain", "fused") else "-"
+    mode, precision = parts[-2], parts[-1]
+    case = Case(key, name, path, mode, precision, batch)
+    seconds = batch / images_per_s
+    return CaseResult(
+        case=case,
+        batch_seconds=(seconds, seconds),
+        median_seconds=seconds,
+        images_per_s=images_per_s,
+        min_images_per_s=images_per_s,
+        max_images_per_s=images_per_s,
+        gflop_per_image=14.6,
+        utilisation=None if mode == "train" else images_per_s * 14.6 / 60.0,
+        first_call_seconds=seconds,
+    )
+
+
+def _report(
+    fused_eager: float, train_fused: float, fused_peak_mb: float, device: str = "cpu"
+) -> FastPathReport:
+    environment = dataclasses.replace(describe_environment("cpu"), device=device)
+    report = FastPathReport(
+        environment=environment,
+        settings={"batch_size": "32"},
+        gemm_peak_gflops={"fp32": 60.0, "bf16": 5.0},
+    )
+    report.results = [
+        _result("dynamixer_s plain eager fp32", 2.0),
+        _result("dynamixer_s fused eager fp32", fused_eager),
+        _result("vip_s7 eager fp32", 2.3),
+        _result("vip_s7 contiguous eager fp32", 2.76),
+        _result("dynamixer_s fused compiled fp32", 2.5),
+        _result("vip_s7 compiled fp32", 2.4),
+        _result("dynamixer_s fused eager bf16", 0.5, batch=4),
+        _result("vip_s7 eager bf16", 0.5, batch=4),
+        _result("dynamixer_s plain train fp32", 32 / 30.0),
+        _result("dynamixer_s fused train fp32", 32 / train_fused),
+    ]
+    report.memory = [
+        MemoryPeak("dynamixer_s", "plain", 32, "peak RSS", 1000.0, 9000.0, 8000.0),
+        MemoryPeak("dynamixer_s", "fused", 32, "peak RSS", 1000.0, fused_peak_mb, 0.0),
+    ]
+    return report
+
+
+def test_targets_are_ratios_of_medians_with_pass_and_miss():
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    targets = {t.name: t for t in fastpath_targets.evaluate_targets(report)}
+    fast = targets["fused fp32 eager vs plain fp32 eager"]
+    assert fast.measured == pytest.approx(1.3) and fast.passed
+    best = targets["best DynaMixer-S mode vs plain fp32 eager"]
+    assert best.measured == pytest.approx(1.3) and not best.passed  # 2.5x required
+    assert "fused eager fp32" in best.detail
+    utilisation = targets["fp32 FLOP utilisation (of the GEMM peak)"]
+    assert utilisation.measured == pytest.approx(2.6 * 14.6 / 60.0)
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, compiled fp32"].passed
+    assert targets["DynaMixer-S (fused) vs ViP-S/7, eager bf16"].passed  # equal counts
+    assert targets["training step speed (fp32), fused vs plain"].measured == pytest.approx(30 / 29)
+    memory = targets["training-step peak memory, fused / plain (at most 1)"]
+    assert memory.measured == pytest.approx(8000 / 9000) and memory.passed
+
+
+def test_slower_fused_path_and_more_memory_are_misses():
+    report = _report(fused_eager=1.9, train_fused=31.0, fused_peak_mb=9500.0)
+    targets = {t.name: t for t in fastpath_targets.evaluate_targets(report)}
+    assert not targets["fused fp32 eager vs plain fp32 eager"].passed
+    assert not targets["DynaMixer-S (fused) vs ViP-S/7, eager fp32"].passed
+    assert not targets["training step speed (fp32), fused vs plain"].passed
+    assert not targets["training-step peak memory, fused / plain (at most 1)"].passed
+
+
+def test_context_compares_with_a_vip_given_the_same_token_layout():
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    context = {t.name: t for t in fastpath_targets.evaluate_context(report)}
+    same = context["DynaMixer-S (fused) vs ViP-S/7 with contiguous tokens too, eager fp32"]
+    assert same.measured == pytest.approx(2.6 / 2.76) and not same.passed
+    layout = context["ViP-S/7: contiguous tokens vs its authors' layout, eager fp32"]
+    assert layout.measured == pytest.approx(2.76 / 2.3) and layout.passed
+    report.targets, report.context = (
+        fastpath_targets.evaluate_targets(report),
+        list(context.values()),
+    )
+    text = render.render_markdown(report)
+    assert "## Context (not targets)" in text and "| 0.942 | 1.000 | no |" in text
+
+
+def test_a_near_miss_is_not_printed_as_the_target():
+    target = Target("a vs b", 0.99962, 1.0, False, "")
+    assert render._shown(target) == ("0.9996", "1.000")
+
+
+def test_gpu_runs_are_judged_on_the_gpu_targets():
+    # The GPU targets: eager 1.3x plain, best mode 5x; no CPU GEMM-utilisation target.
+    report = _report(fused_eager=2.5, train_fused=29.0, fused_peak_mb=8000.0, device="cuda:0")
+    targets = {t.name: t for t in fastpath_targets.evaluate_targets(report)}
+    fast = targets["fused fp32 eager vs plain fp32 eager"]
+    assert fast.required == 1.3 and not fast.passed  # 1.25x: enough on a CPU, not on a GPU
+    assert targets["best DynaMixer-S mode vs plain fp32 eager"].required == 5.0
+    assert "fp32 FLOP utilisation (of the GEMM peak)" not in targets
+    cpu = {t.name: t for t in fastpath_targets.evaluate_targets(_report(2.5, 29.0, 8000.0))}
+    assert cpu["fused fp32 eager vs plain fp32 eager"].passed
+
+
+@pytest.mark.parametrize(
+    ("scope", "mode", "pattern"),
+    [
+        ("layers", "default", r"compile scope must be one of \('regional', 'full'\); got 'layers'"),
+        ("regional", "fast", r"compile mode must be one of .*reduce-overhead.*; got 'fast'"),
+    ],
+)
+def test_compile_model_names_bad_scope_or_mode(scope, mode, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        compile_model(torch.nn.Linear(2, 2), scope, mode)
+
+
+def test_report_files_say_where_and_how_it_was_measured(tmp_path):
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    report.targets = fastpath_targets.evaluate_targets(report)
+    report.notes.append("a note")
+    markdown, data = render.write_report(report, tmp_path)
+    assert markdown.name == "fastpath_cpu.md" and data.name == "fastpath_cpu.json"
+    text = markdown.read_text()
+    for expected in ("torch ", "load average", "GEMM peak", "| PASS |", "| MISS |", "a note"):
+        assert expected in text
+    assert "| dynamixer_s fused eager fp32 | 32 | 2.60 |" in text
+    record = json.loads(data.read_text())
+    assert record["environment"]["device"] == "cpu"
+    assert len(record["results"]) == len(report.results)
+    summary = render.render_text(report)
+    assert summary.count("PASS") + summary.count("MISS") == len(report.targets)
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--batch-size", "0"], r"--batch-size must be >= 1; got 0"),
+        (["--warmup", "0"], r"--warmup must be >= 1"),
+        (["--device", "tpu"], r"--device must be cpu or cuda; got 'tpu'"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_built(argv, pattern, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert re.search(pattern, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("settings", "pattern"),
+    [
+        (
+            Settings(device="cuda", compile_mode="reduce-overhead", warmup=3),
+            r"--compile-mode reduce-overhead captures CUDA graphs: .* use --compile full",
+        ),
+        (
+            Settings(device="cuda", compile="full", compile_mode="max-autotune"),
+            r"records CUDA graphs on its second call: it needs warmup >= 3; got 1",
+        ),
+        (
+            Settings(compile="none", compile_mode="max-autotune"),
+            r"--compile-mode max-autotune has nothing to compile with --compile none",
+        ),
+        (Settings(compile="layers"), r"--compile must be one of .*; got 'layers'"),
+    ],
+)
+def test_settings_are_checked_before_anything_is_built(settings, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        run_report(settings, progress=lambda _: None)
+
+
+def test_report_json_reads_back_and_renders_the_same(tmp_path):
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0)
+    report.targets = fastpath_targets.evaluate_targets(report)
+    report.context = fastpath_targets.evaluate_context(report)
+    markdown, data = render.write_report(report, tmp_path)
+    assert render.render_markdown(render.read_report(data)) == markdown.read_text()
+
+
+def test_committed_report_is_what_its_json_renders_to():
+    # results/fastpath_cpu.md must be the rendering of the measurements beside it, nothing else.
+    committed = Path(__file__).parents[3] / "results" / "fastpath_cpu.json"
+    report = render.read_report(committed)
+    assert render.render_markdown(report) == committed.with_suffix(".md").read_text()
+    assert [t.name for t in report.targets] == [
+        t.name for t in fastpath_targets.evaluate_targets(report)
+    ]
+    assert [t.measured for t in report.targets] == pytest.approx(
+        [t.measured for t in fastpath_targets.evaluate_targets(report)]
+    )
+
+
+def test_unknown_compile_mode_is_refused_with_the_accepted_ones(capsys):
+    with pytest.raises(SystemExit):
+        main(["--compile-mode", "fastest"])
+    error = capsys.readouterr().err
+    assert "invalid choice: 'fastest'" in error and "reduce-overhead" in error
+
+
+@pytest.mark.slow
+def test_report_end_to_end_on_the_real_models(tmp_path, capsys):
+    """The whole report on the CPU at batch 1 (about a minute): real models, real timings."""
+    argv = ["--batch-size", "1", "--iters", "1", "--train-iters", "1", "--compile", "none"]
+    argv += ["--no-bf16", "--no-memory", "--output-dir", str(tmp_path)]
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "fastpath_cpu.json").read_text())
+    keys = {r["case"]["key"] for r in record["results"]}
+    assert {"dynamixer_s plain eager fp32", "dynamixer_s fused eager fp32"} <= keys
+    assert {"vip_s7 eager fp32", "vip_s7 contiguous eager fp32"} <= keys
+    assert {"dynamixer_s plain train fp32", "dynamixer_s fused train fp32"} <= keys
+    names = {t["name"] for t in record["targets"]}
+    assert "fused fp32 eager vs plain fp32 eager" in names and len(record["context"]) == 2
+    assert all(r["images_per_s"] > 0 for r in record["results"])
+    assert "wrote" in capsys.readouterr().out

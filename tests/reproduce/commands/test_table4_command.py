@@ -1,0 +1,199 @@
+"""`python -m reproduce table4`: options, bad input, submitit executors, a quick real run."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import submitit
+import torch
+
+import benchmarks.records as records
+from benchmarks.files import RESULTS_DIR
+from benchmarks.timing import ThroughputSettings
+from reproduce.commands import table4 as table4_command
+from reproduce.launch import SlurmOptions
+from reproduce.tables import table4
+from reproduce.tables.table4 import Table4Job, table4_frame
+from tests.reproduce.conftest import (
+    ORDER,
+    PARAMS,
+    RATES,
+    TABLE,
+    fixed_result,
+    markdown_table,
+    render,
+)
+
+
+def test_csv_and_markdown_are_written_atomically_and_traceable(tmp_path: Path) -> None:
+    result = fixed_result()
+    markdown, csv = table4_command.write_outputs(table4_frame(result), tmp_path)
+    assert (markdown.name, csv.name) == ("table4.md", "table4.csv")
+    assert markdown.read_text(encoding="utf-8") == render(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table4.csv", "table4.md"]  # no temps
+    frame = pd.read_csv(csv)
+    assert list(frame["model"]) == ORDER
+    assert list(frame["params"]) == [PARAMS[n] for n in ORDER]
+    assert list(frame["images_per_s"]) == [RATES[n] for n in ORDER]
+    for column in ("paper_images_per_s", "batch_seconds", "device_name", "torch", "date"):
+        assert column in frame.columns
+    assert set(frame["device_name"]) == {"Test CPU 9000"}
+
+
+def test_default_and_quick_options() -> None:
+    options = table4_command.parse_options([])
+    assert options.models == tuple(ORDER)
+    assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=2)
+    assert (options.executor, options.output_dir) == ("local", RESULTS_DIR)  # repository root
+    quick = table4_command.parse_options(["--quick", "--models", "dynamixer_s", "resmlp_s24"])
+    assert quick.models == ("resmlp_s24", "dynamixer_s")  # the paper's order
+    assert (quick.settings.batch_size, quick.settings.warmup, quick.settings.iters) == (2, 1, 2)
+    explicit = table4_command.parse_options(["--quick", "--iters", "5", "--batch-size", "4"])
+    assert (explicit.settings.batch_size, explicit.settings.iters) == (4, 5)
+    assert not options.fused and table4_command.parse_options(["--fused"]).fused
+    assert not options.settings.compile
+    plain_compile = table4_command.parse_options(["--compile"]).settings
+    assert (plain_compile.compile, plain_compile.compile_mode) == (True, "default")
+    graphs = table4_command.parse_options(["--compile", "reduce-overhead"]).settings
+    assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
+
+
+@pytest.fixture
+def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
+
+    monkeypatch.setattr(records, "create_model", refuse)
+
+
+BAD_INPUT = [
+    (["--device", "tpu"], "unknown device 'tpu'; accepted: cpu, cuda"),
+    (["--amp", "bf16"], "AMP (bf16) is for GPUs"),
+    (["--batch-size", "0"], "batch_size must be an integer >= 1; got 0"),
+    (["--iters", "0"], "iters must be an integer >= 1; got 0"),
+    (["--models", "dynamixer_xl"], "unknown model 'dynamixer_xl'"),
+    (["--models", "dynamixer_l"], "'dynamixer_l' is not a row of Table 4"),
+    (["--executor", "kubernetes"], "invalid choice: 'kubernetes'"),
+    (["--compile", "fastest"], "invalid choice: 'fastest'"),
+]
+if not torch.cuda.is_available():
+    BAD_INPUT.append((["--device", "cuda"], "CUDA is not available here"))
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_exits_with_a_clear_message_before_building_a_model(
+    argv: list[str],
+    message: str,
+    no_model_is_built: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        table4_command.main([*argv, "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def stand_in_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``sbatch``/``srun``/``sacct`` on PATH that accept a submission without a cluster."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        "sbatch": 'cp "$1" "$(dirname "$0")/submitted.sh"\necho "Submitted batch job 4242"\n',
+        "srun": "exit 0\n",
+        "sacct": "exit 0\n",
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\n" + body)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return bin_dir
+
+
+def test_slurm_executor_builds_one_job_with_the_requested_resources(
+    stand_in_slurm: Path, tmp_path: Path
+) -> None:
+    argv = ["--executor", "slurm", "--device", "cuda", "--amp", "bf16", "--partition", "gpu"]
+    argv += ["--timeout-min", "30", "--log-dir", str(tmp_path / "logs")]
+    # The GPU is checked on the node, not here: this parses on a machine without CUDA.
+    options = table4_command.parse_options(argv)
+    assert options.slurm == SlurmOptions(
+        partition="gpu", gpus_per_node=1, cpus_per_task=2, timeout_min=30
+    )
+    assert options.settings == ThroughputSettings(device="cuda", amp="bf16", warmup=10, iters=50)
+    job = Table4Job(options.models, options.settings, options.quick)
+    submitted = table4.submit_table4(job, options.executor, options.log_dir, options.slurm)
+    assert submitted.job_id == "4242"
+    script = (stand_in_slurm / "submitted.sh").read_text()
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --time=30",
+        "#SBATCH --job-name=table4",
+        "#SBATCH --cpus-per-task=2",
+    ):
+        assert line in script, f"{line!r} not in the sbatch script:\n{script}"
+    assert "submitit.core._submit" in script
+    delayed = submitit.helpers.DelayedSubmission.load(submitted.paths.submitted_pickle)
+    assert delayed.function == job
+    requeued = job.checkpoint()
+    assert requeued.function == job
+
+
+def test_slurm_without_a_cluster_fails_before_measuring(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_model_is_built: None
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SystemExit):
+        table4_command.main(["--executor", "slurm", "--device", "cuda"])
+    assert "--executor slurm needs Slurm's sbatch" in capsys.readouterr().err
+
+
+def test_debug_executor_runs_the_job_through_submitit(tmp_path: Path) -> None:
+    argv = ["--quick", "--models", "resmlp_s24", "--executor", "debug"]
+    argv += ["--log-dir", str(tmp_path / "logs"), "--output-dir", str(tmp_path)]
+    assert table4_command.main(argv) == 0
+    frame = pd.read_csv(tmp_path / "table4_quick.csv")
+    assert list(frame["model"]) == ["resmlp_s24"] and frame.loc[0, "images_per_s"] > 0
+
+
+def _check_quick_run(tmp_path: Path, models: list[str], out: str) -> None:
+    text = (tmp_path / "table4_quick.md").read_text(encoding="utf-8")
+    assert text in out  # printed at the end, as written
+    assert text.startswith("**Table 4, measured.** QUICK SMOKE RUN")
+    frame = markdown_table(text)
+    labels = {row.zoo_name: row.label for row in TABLE.rows}
+    assert list(frame["Model"]) == [labels[m] for m in models]
+    numbers = pd.read_csv(tmp_path / "table4_quick.csv")
+    assert list(numbers["model"]) == models
+    assert (numbers["images_per_s"] > 0).all()
+    assert set(numbers["batch_size"]) == {2} and set(numbers["iters"]) == {2}
+    assert set(numbers["device"]) == {"cpu"}
+    expected = {"resmlp_s24": 30020680, "dynamixer_s": 26265960}
+    for name, count in expected.items():
+        if name in models:
+            assert numbers.set_index("model").loc[name, "params"] == count
+    if "dynamixer_s" in models:
+        assert numbers.set_index("model").loc["dynamixer_s", "overrides"] == "{'fused': False}"
+    assert "Generated by `nox -s reproduce_table4`" in text
+
+
+def test_quick_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = ["resmlp_s24", "dynamixer_s"]
+    assert table4_command.main(["--quick", "--models", *models, "--output-dir", str(tmp_path)]) == 0
+    _check_quick_run(tmp_path, models, capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_quick_run_of_all_six_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert table4_command.main(["--quick", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    _check_quick_run(tmp_path, ORDER, out)
+    assert "Claims on this device" in out
