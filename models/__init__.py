@@ -1,11 +1,25 @@
-"""mlp-repro model zoo: DynaMixer, ViP and ResMLP behind one interface, registered with timm.
+"""mlp-repro model zoo: DynaMixer beside the vision MLPs its paper compares, one interface.
 
+DynaMixer (with every ablation of the paper), ResMLP, ViP, AS-MLP, S²-MLPv2 (a reconstruction:
+no official code), RaftMLP, sMLPNet, ConvMLP, CycleMLP and Hire-MLP, each registered with timm;
 ``list_models()`` is the only list of names.
 
 Importing this package registers every name with timm, so ``timm.create_model(name)`` and
 :func:`create_model` build the same model.
 """
 
-from models.registry import check_model_name, create_model, list_models, load_checkpoint
+from models.registry import (
+    check_model_name,
+    create_model,
+    is_reconstruction,
+    list_models,
+    load_checkpoint,
+)
 
-__all__ = ["check_model_name", "create_model", "list_models", "load_checkpoint"]
+__all__ = [
+    "check_model_name",
+    "create_model",
+    "is_reconstruction",
+    "list_models",
+    "load_checkpoint",
+]

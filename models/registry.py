@@ -11,7 +11,18 @@ import timm
 import torch
 from torch import nn
 
-from models import dynamixer, resmlp, vip
+from models import (
+    as_mlp,
+    convmlp,
+    cyclemlp,
+    dynamixer,
+    hire_mlp,
+    raftmlp,
+    resmlp,
+    s2mlpv2,
+    smlpnet,
+    vip,
+)
 
 #: The families, in the order tables list them: the paper's own model, then Table 2's order.
 #: Each family's names are its module's ``default_cfgs`` keys, in order: the only list of names.
@@ -19,6 +30,13 @@ FAMILIES: dict[str, ModuleType] = {
     "dynamixer": dynamixer,
     "resmlp": resmlp,
     "vip": vip,
+    "as_mlp": as_mlp,
+    "s2mlpv2": s2mlpv2,
+    "raftmlp": raftmlp,
+    "smlpnet": smlpnet,
+    "convmlp": convmlp,
+    "cyclemlp": cyclemlp,
+    "hire_mlp": hire_mlp,
 }
 
 
@@ -39,6 +57,13 @@ def family_of(name: str) -> str:
     """The family a zoo name belongs to (a key of :data:`FAMILIES`)."""
     check_model_name(name)
     return next(f for f, module in FAMILIES.items() if name in _family_names(module))
+
+
+def is_reconstruction(name: str) -> bool:
+    """Whether a zoo model is a reconstruction (no official code): its pretrained cfg says so."""
+    check_model_name(name)
+    notes = timm.models.get_pretrained_cfg(name).notes or ()
+    return any(note.startswith("reconstruction") for note in notes)
 
 
 def check_model_name(name: str) -> str:

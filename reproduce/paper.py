@@ -40,6 +40,7 @@ from typing import Final
 from models import list_models
 
 __all__ = [
+    "ARTEFACTS",
     "CLAIMS",
     "OWN_MODEL",
     "TABLES",
@@ -84,6 +85,7 @@ class PaperRow:
     timm_name: str | None = None
     input_size: int | None = None  # only where the paper's input is not 224x224
     group: str | None = None  # Table 1 only: "first stage", "second stage" or "other"
+    unbuilt_reason: str | None = None  # why neither the zoo nor timm builds it (Tables 2, 3, 9)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cells", _frozen(self.cells))
@@ -96,6 +98,8 @@ class PaperRow:
             raise ValueError(f"{self.label!r}: overrides need a zoo_name")
         if self.input_size is not None and self.zoo_name is None and self.timm_name is None:
             raise ValueError(f"{self.label!r}: input_size given for a row nothing builds")
+        if self.unbuilt_reason is not None and self.buildable:
+            raise ValueError(f"{self.label!r}: a row the suite builds needs no unbuilt_reason")
 
     @property
     def model_text(self) -> str:
@@ -128,6 +132,12 @@ class PaperTable:
                     f"Table {self.number}, row {row.label!r}: cells {sorted(row.cells)} "
                     f"do not match columns {sorted(expected)}"
                 )
+        if self.number != 1:  # Table 1's rows are specifications, not models
+            silent = [
+                row.label for row in self.rows if not row.buildable and not row.unbuilt_reason
+            ]
+            if silent:
+                raise ValueError(f"Table {self.number}: say why nothing builds {silent}")
         for column, zoo_name in self.column_zoo_names.items():
             if column not in expected:
                 raise ValueError(f"Table {self.number}: no column {column!r} to name a model")
@@ -199,6 +209,7 @@ def _row(
     timm: str | None = None,
     size: int | None = None,
     group: str | None = None,
+    unbuilt: str | None = None,
     **overrides: object,
 ) -> PaperRow:
     """A row from its printed model cell and the other cells in column order."""
@@ -215,7 +226,17 @@ def _row(
         timm_name=timm,
         input_size=size,
         group=group,
+        unbuilt_reason=unbuilt,
     )
+
+
+# Why a row nothing here builds is not built (every such row names one).
+_CYCLE_TSB: Final = (
+    "no released code: the authors' README lists CycleMLP-T/S/B with weights, but no commit has "
+    + "their code (the zoo builds the released B1-B5)"
+)
+_NOT_IN_TIMM: Final = "not an MLP, and not in timm 1.0.31 in the configuration the paper cites"
+_VIT_S16: Final = "the ViT paper's ViT-S/16 has 49M parameters; timm's vit_small has 22M"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +286,16 @@ TABLE_1: Final = PaperTable(
 # stray "1" (kept as printed; presumably a merged-cell artefact, not a date).
 
 _T2: Final = ("Model", "Date", "Param", "FLOPs", "Top-1 (%)")
+#: Cells the PDF prints that are typesetting artefacts, not the column's content, with why:
+#: (table, column, printed text) -> note. Tables show such a cell empty, with the note.
+ARTEFACTS: Final[Mapping[tuple[int, str, str], str]] = MappingProxyType(
+    {
+        (2, "Date", "1"): (
+            'the PDF prints a stray "1" in the Date cell of AS-MLP-T, CycleMLP-T and Hire-MLP-Ti '
+            + "(an artefact of the merged Date cell, not a date)"
+        )
+    }
+)
 
 TABLE_2: Final = PaperTable(
     number=2,
@@ -316,27 +347,70 @@ TABLE_2: Final = PaperTable(
         ),
         _row(_T2, "ViP-Medium/7 (Hou et al., 2021)", "", "55M", "16.3G", "82.7", zoo="vip_m7"),
         _row(_T2, "ViP-Large/7 (Hou et al., 2021)", "", "88M", "24.4G", "83.2", zoo="vip_l7"),
-        _row(_T2, "AS-MLP-T (Lian et al., 2021)", "1", "28M", "4.4G", "81.3"),  # stray "1"
-        _row(_T2, "AS-MLP-S (Lian et al., 2021)", "JUL, 2021", "50M", "8.5G", "83.1"),
-        _row(_T2, "AS-MLP-B (Lian et al., 2021)", "", "88M", "15.2G", "83.3"),
+        _row(_T2, "AS-MLP-T (Lian et al., 2021)", "1", "28M", "4.4G", "81.3", zoo="as_mlp_t"),
+        _row(
+            _T2, "AS-MLP-S (Lian et al., 2021)", "JUL, 2021", "50M", "8.5G", "83.1", zoo="as_mlp_s"
+        ),
+        _row(_T2, "AS-MLP-B (Lian et al., 2021)", "", "88M", "15.2G", "83.3", zoo="as_mlp_b"),
         # printed "S ² -MLPv2-..."
-        _row(_T2, "S²-MLPv2-Small/7 (Yu et al., 2021b)", "AUG, 2021", "25M", "6.9G", "82.0"),
-        _row(_T2, "S²-MLPv2-Medium/7 (Yu et al., 2021b)", "", "55M", "16.3G", "83.6"),
-        _row(_T2, "RaftMLP-36 (Tatsunami & Taki, 2021)", "AUG, 2021", "44M", "9.0G", "76.9"),
-        _row(_T2, "RaftMLP-12 (Tatsunami & Taki, 2021)", "", "58M", "12.0G", "78.0"),
-        _row(_T2, "sMLPNet-T (Tang et al., 2021)", "SEP, 2021", "24M", "5.0G", "81.9"),
-        _row(_T2, "sMLPNet-S (Tang et al., 2021)", "", "49M", "10.3G", "83.1"),
-        _row(_T2, "sMLPNet-B (Tang et al., 2021)", "", "66M", "14.0G", "83.3"),
-        _row(_T2, "ConvMLP-S (Li et al., 2021)", "", "9M", "2.4G", "76.8"),
-        _row(_T2, "ConvMLP-M (Li et al., 2021)", "SEP, 2021", "17M", "3.9G", "79.0"),
-        _row(_T2, "ConvMLP-L (Li et al., 2021)", "", "43M", "9.9G", "80.2"),
-        _row(_T2, "CycleMLP-T (Chen et al., 2021b)", "1", "28M", "4.4G", "81.3"),  # stray "1"
-        _row(_T2, "CycleMLP-S (Chen et al., 2021b)", "NOV, 2021", "50M", "8.5G", "82.9"),
-        _row(_T2, "CycleMLP-B (Chen et al., 2021b)", "", "88M", "15.2G", "83.4"),
-        _row(_T2, "Hire-MLP-Ti (Guo et al., 2021)", "1", "18M", "2.1G", "79.7"),  # stray "1"
-        _row(_T2, "Hire-MLP-S (Guo et al., 2021)", "NOV, 2021", "33M", "4.2G", "82.1"),
-        _row(_T2, "Hire-MLP-B (Guo et al., 2021)", "", "58M", "8.1G", "83.2"),
-        _row(_T2, "Hire-MLP-L (Guo et al., 2021)", "", "96M", "13.4G", "83.8"),
+        _row(
+            _T2,
+            "S²-MLPv2-Small/7 (Yu et al., 2021b)",
+            *("AUG, 2021", "25M", "6.9G", "82.0"),
+            zoo="s2mlpv2_s7",  # a reconstruction: no official code
+        ),
+        _row(
+            _T2,
+            "S²-MLPv2-Medium/7 (Yu et al., 2021b)",
+            *("", "55M", "16.3G", "83.6"),
+            zoo="s2mlpv2_m7",  # a reconstruction: no official code
+        ),
+        _row(
+            _T2,
+            "RaftMLP-36 (Tatsunami & Taki, 2021)",
+            *("AUG, 2021", "44M", "9.0G", "76.9"),
+            zoo="raftmlp_36",
+        ),
+        _row(
+            _T2, "RaftMLP-12 (Tatsunami & Taki, 2021)", "", "58M", "12.0G", "78.0", zoo="raftmlp_12"
+        ),
+        _row(
+            _T2,
+            "sMLPNet-T (Tang et al., 2021)",
+            "SEP, 2021",
+            "24M",
+            "5.0G",
+            "81.9",
+            zoo="smlpnet_t",
+        ),
+        _row(_T2, "sMLPNet-S (Tang et al., 2021)", "", "49M", "10.3G", "83.1", zoo="smlpnet_s"),
+        _row(_T2, "sMLPNet-B (Tang et al., 2021)", "", "66M", "14.0G", "83.3", zoo="smlpnet_b"),
+        _row(_T2, "ConvMLP-S (Li et al., 2021)", "", "9M", "2.4G", "76.8", zoo="convmlp_s"),
+        _row(
+            _T2, "ConvMLP-M (Li et al., 2021)", "SEP, 2021", "17M", "3.9G", "79.0", zoo="convmlp_m"
+        ),
+        _row(_T2, "ConvMLP-L (Li et al., 2021)", "", "43M", "9.9G", "80.2", zoo="convmlp_l"),
+        _row(
+            _T2, "CycleMLP-T (Chen et al., 2021b)", "1", "28M", "4.4G", "81.3", unbuilt=_CYCLE_TSB
+        ),
+        _row(
+            _T2,
+            "CycleMLP-S (Chen et al., 2021b)",
+            *("NOV, 2021", "50M", "8.5G", "82.9"),
+            unbuilt=_CYCLE_TSB,
+        ),
+        _row(
+            _T2, "CycleMLP-B (Chen et al., 2021b)", "", "88M", "15.2G", "83.4", unbuilt=_CYCLE_TSB
+        ),
+        _row(_T2, "Hire-MLP-Ti (Guo et al., 2021)", "1", "18M", "2.1G", "79.7", zoo="hire_mlp_ti"),
+        _row(
+            _T2,
+            "Hire-MLP-S (Guo et al., 2021)",
+            *("NOV, 2021", "33M", "4.2G", "82.1"),
+            zoo="hire_mlp_s",
+        ),
+        _row(_T2, "Hire-MLP-B (Guo et al., 2021)", "", "58M", "8.1G", "83.2", zoo="hire_mlp_b"),
+        _row(_T2, "Hire-MLP-L (Guo et al., 2021)", "", "96M", "13.4G", "83.8", zoo="hire_mlp_l"),
         _row(_T2, "DynaMixer-S", "", "26M", "7.3G", "82.7", zoo="dynamixer_s"),
         _row(_T2, "DynaMixer-M", "", "57M", "17.0G", "83.7", zoo="dynamixer_m"),
         _row(_T2, "DynaMixer-L", "", "97M", "27.4G", "84.3", zoo="dynamixer_l"),
@@ -373,8 +447,10 @@ TABLE_3: Final = PaperTable(
             timm="efficientnet_b3",
             size=300,
         ),
-        _row(_T3, f"PVT-T {_PVT}", "Trans", "224²", "13M", "1.9G", "75.1"),
-        _row(_T3, f"GFNet-H-Ti {_GFNET}", "FFT", "224²", "15M", "2.0G", "80.1"),
+        _row(_T3, f"PVT-T {_PVT}", "Trans", "224²", "13M", "1.9G", "75.1", unbuilt=_NOT_IN_TIMM),
+        _row(
+            _T3, f"GFNet-H-Ti {_GFNET}", "FFT", "224²", "15M", "2.0G", "80.1", unbuilt=_NOT_IN_TIMM
+        ),
         _row(_T3, f"ResNet50 {_HE}", "CNN", "224²", "26M", "4.1G", "78.5", timm="resnet50"),
         _row(
             _T3,
@@ -388,18 +464,40 @@ TABLE_3: Final = PaperTable(
             *("Trans", "224²", "22M", "4.6G", "79.8"),
             timm="deit_small_patch16_224",
         ),
-        _row(_T3, f"BoT-S1-50 {_BOT}", "Hybrid", "224²", "21M", "4.3G", "79.1"),
-        _row(_T3, f"PVT-S {_PVT}", "Trans", "224²", "25M", "3.8G", "79.8"),
-        _row(_T3, f"T2T-14 {_T2T}", "Trans", "224²", "22M", "4.8G", "81.5"),
+        _row(
+            _T3, f"BoT-S1-50 {_BOT}", "Hybrid", "224²", "21M", "4.3G", "79.1", unbuilt=_NOT_IN_TIMM
+        ),
+        _row(_T3, f"PVT-S {_PVT}", "Trans", "224²", "25M", "3.8G", "79.8", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"T2T-14 {_T2T}", "Trans", "224²", "22M", "4.8G", "81.5", unbuilt=_NOT_IN_TIMM),
         _row(
             _T3,
             f"Swin-T {_SWIN}",
             *("Trans", "224²", "29M", "4.5G", "81.3"),
             timm="swin_tiny_patch4_window7_224",
         ),
-        _row(_T3, f"GFNet-H-S {_GFNET}", "FFT", "224²", "32M", "4.5G", "81.5"),
-        _row(_T3, f"CrossFormer-T {_CROSSFORMER}", "Trans", "224²", "27M", "2.9G", "81.5"),
-        _row(_T3, f"CrossFormer-S {_CROSSFORMER}", "Trans", "224²", "30M", "4.9G", "82.5"),
+        _row(
+            _T3, f"GFNet-H-S {_GFNET}", "FFT", "224²", "32M", "4.5G", "81.5", unbuilt=_NOT_IN_TIMM
+        ),
+        _row(
+            _T3,
+            f"CrossFormer-T {_CROSSFORMER}",
+            "Trans",
+            "224²",
+            "27M",
+            "2.9G",
+            "81.5",
+            unbuilt=_NOT_IN_TIMM,
+        ),
+        _row(
+            _T3,
+            f"CrossFormer-S {_CROSSFORMER}",
+            "Trans",
+            "224²",
+            "30M",
+            "4.9G",
+            "82.5",
+            unbuilt=_NOT_IN_TIMM,
+        ),
         _row(_T3, "DynaMixer-S", "MLP", "224²", "26M", "7.3G", "82.7", zoo="dynamixer_s"),
         _row(_T3, f"ResNet101 {_HE}", "CNN", "224²", "45M", "7.9G", "79.8", timm="resnet101"),
         _row(
@@ -408,20 +506,42 @@ TABLE_3: Final = PaperTable(
             *("CNN", "224²", "39M", "8.0G", "81.7"),
             timm="regnety_080",
         ),
-        _row(_T3, f"BoT-S1-59 {_BOT}", "Hybrid", "224²", "34M", "7.3G", "81.7"),
-        _row(_T3, f"PVT-M {_PVT}", "Trans", "224²", "44M", "6.7G", "81.2"),
-        _row(_T3, f"GFNet-H-B {_GFNET}", "FFT", "224²", "54M", "8.4G", "82.9"),
+        _row(
+            _T3, f"BoT-S1-59 {_BOT}", "Hybrid", "224²", "34M", "7.3G", "81.7", unbuilt=_NOT_IN_TIMM
+        ),
+        _row(_T3, f"PVT-M {_PVT}", "Trans", "224²", "44M", "6.7G", "81.2", unbuilt=_NOT_IN_TIMM),
+        _row(
+            _T3, f"GFNet-H-B {_GFNET}", "FFT", "224²", "54M", "8.4G", "82.9", unbuilt=_NOT_IN_TIMM
+        ),
         _row(
             _T3,
             f"Swin-S {_SWIN}",
             *("Trans", "224²", "50M", "8.7G", "83.0"),
             timm="swin_small_patch4_window7_224",
         ),
-        _row(_T3, f"PVT-L {_PVT}", "Trans", "224²", "61M", "9.8G", "81.7"),
-        _row(_T3, f"CrossFormer-B {_CROSSFORMER}", "Trans", "224²", "52M", "9.2G", "83.4"),
-        _row(_T3, f"T2T-24 {_T2T}", "Trans", "224²", "64M", "13.8G", "82.1"),
+        _row(_T3, f"PVT-L {_PVT}", "Trans", "224²", "61M", "9.8G", "81.7", unbuilt=_NOT_IN_TIMM),
+        _row(
+            _T3,
+            f"CrossFormer-B {_CROSSFORMER}",
+            "Trans",
+            "224²",
+            "52M",
+            "9.2G",
+            "83.4",
+            unbuilt=_NOT_IN_TIMM,
+        ),
+        _row(_T3, f"T2T-24 {_T2T}", "Trans", "224²", "64M", "13.8G", "82.1", unbuilt=_NOT_IN_TIMM),
         _row(_T3, "DynaMixer-M", "MLP", "224²", "57M", "17.0G", "83.7", zoo="dynamixer_m"),
-        _row(_T3, f"CrossFormer-L {_CROSSFORMER}", "Trans", "224²", "92M", "16.1G", "84.0"),
+        _row(
+            _T3,
+            f"CrossFormer-L {_CROSSFORMER}",
+            "Trans",
+            "224²",
+            "92M",
+            "16.1G",
+            "84.0",
+            unbuilt=_NOT_IN_TIMM,
+        ),
         _row(
             _T3,
             f"Swin-B {_SWIN}",
@@ -553,12 +673,12 @@ TABLE_9: Final = PaperTable(
     ),
     columns=_T9,
     rows=(
-        _row(_T9, _VIT, "CIFAR-10", "49M", "97.1"),
-        _row(_T9, _T2T14, "CIFAR-10", "22M", "97.5"),
+        _row(_T9, _VIT, "CIFAR-10", "49M", "97.1", unbuilt=_VIT_S16),
+        _row(_T9, _T2T14, "CIFAR-10", "22M", "97.5", unbuilt=_NOT_IN_TIMM),
         _row(_T9, _VIPS7, "CIFAR-10", "25M", "98.0", zoo="vip_s7", num_classes=10),
         _row(_T9, _DS, "CIFAR-10", "26M", "98.2", zoo="dynamixer_s", num_classes=10),
-        _row(_T9, _VIT, "CIFAR-100", "49M", "87.1"),
-        _row(_T9, _T2T14, "CIFAR-100", "22M", "88.4"),
+        _row(_T9, _VIT, "CIFAR-100", "49M", "87.1", unbuilt=_VIT_S16),
+        _row(_T9, _T2T14, "CIFAR-100", "22M", "88.4", unbuilt=_NOT_IN_TIMM),
         _row(_T9, _VIPS7, "CIFAR-100", "25M", "88.4", zoo="vip_s7", num_classes=100),
         _row(_T9, _DS, "CIFAR-100", "26M", "88.6", zoo="dynamixer_s", num_classes=100),
     ),

@@ -1,4 +1,5 @@
-"""``python -m reproduce tables``: Tables 2, 3 and 5-9, REPORT.md and Figure 1 into results/.
+"""``python -m reproduce tables``: Tables 2, 3 and 5-9, REPORT.md, Figure 1 and the model zoo
+table into results/.
 
 Every distinct model of every table is counted once (parameters and FLOPs, on the meta device)
 -> one numeric DataFrame per table (the paper's text, the measured counts, the difference, and
@@ -23,6 +24,7 @@ from reproduce.render import figure1
 from reproduce.render.report import render_report
 from reproduce.render.tables import render_table
 from reproduce.render.text import duration_text
+from reproduce.render.zoo import render_zoo
 from reproduce.tables.counts import (
     Measurement,
     count_differences,
@@ -32,6 +34,7 @@ from reproduce.tables.counts import (
 )
 from reproduce.tables.frames import table_frame
 from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
+from reproduce.tables.zoo import zoo_frame, zoo_keys
 from reproduce.training.store import load_results
 
 __all__ = ["main", "make_parser", "table4_frames"]
@@ -91,8 +94,14 @@ def _write(
         markdown = render_table(spec, frame, measurements)
         written.append(write_text_atomic(stem.with_suffix(".md"), markdown))
         written.append(write_text_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False)))
+    zoo = zoo_frame(measurements)
+    environment = counting_environment(measurements)
+    written.append(
+        write_text_atomic(output_dir / "model_zoo.md", render_zoo(zoo, environment.ptflops_version))
+    )
+    written.append(write_text_atomic(output_dir / "model_zoo.csv", zoo.to_csv(index=False)))
     audit = build_audit(measurements, results, table4_frames(output_dir))
-    report = render_report(audit, counting_environment(measurements))
+    report = render_report(audit, environment)
     written.append(write_text_atomic(output_dir / "REPORT.md", report))
     zoo_params = {
         key.name: m.params.params
@@ -106,7 +115,8 @@ def _write(
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     start = time.perf_counter()
-    measurements = count_models(measure_keys(), progress=not args.no_progress)
+    keys = list(dict.fromkeys([*measure_keys(), *zoo_keys()]))
+    measurements = count_models(keys, progress=not args.no_progress)
     results = load_results(args.runs_dir)
     frames = {n: table_frame(TABLE_SPECS[n], measurements, results) for n in COUNTED_TABLES}
     counted = time.perf_counter() - start

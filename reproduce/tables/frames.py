@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from models import is_reconstruction
 from reproduce.paper import PaperRow, parse_giga, parse_millions
 from reproduce.tables.counts import COUNT_COLUMNS, Measurement
 from reproduce.tables.specs import NOT_IN_ZOO, MeasureKey, TableSpec, row_dataset, row_key
@@ -71,6 +72,16 @@ def table_frame(
     return frame
 
 
+def _built_as(key: MeasureKey | None) -> str:
+    """What builds a row: 'zoo name(overrides)', 'timm name', or "not in zoo"; a zoo model
+    without official code says it is a reconstruction."""
+    if key is None:
+        return NOT_IN_ZOO
+    if key.source == "zoo" and is_reconstruction(key.name):
+        return f"{key.label} (reconstruction)"
+    return key.label
+
+
 def _row_record(
     spec: TableSpec,
     index: int,
@@ -116,7 +127,8 @@ def _row_record(
         "measured_top1": None if result is None else float(result["top1"]),
         "top1_run": None if result is None else result.get("config_key"),
         "dataset": dataset,
-        "built_as": NOT_IN_ZOO if key is None else key.label,
+        "built_as": _built_as(key),
+        "why_not_built": row.unbuilt_reason,
         "input_size": None if key is None else "x".join(map(str, key.input_size)),
     }
     if measured is not None:

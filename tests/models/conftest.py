@@ -32,3 +32,38 @@ ABLATIONS = [
     {"reweight": False},
     {"share_row_column": True},
 ]
+
+
+def fill_deterministic(
+    model: torch.nn.Module, seed: int = 0, scale: float = 0.02
+) -> torch.nn.Module:
+    """Give every parameter and norm statistic values that depend only on its name and shape.
+
+    Used to hold a model's computation to figures recorded once from its authors' code (CI
+    cannot reach that code): the same names and shapes get the same values on both sides.
+    Parameters are N(0, scale), 1-D weights (norms, scales) and running variances
+    1 + |N(0, scale)|, running means N(0, scale); every other buffer (shift offsets, indices,
+    step counters) is left as the model built it.
+    """
+    state = model.state_dict()
+    parameters = {name for name, _ in model.named_parameters()}
+    for index, name in enumerate(sorted(state)):
+        tensor = state[name]
+        leaf = name.rsplit(".", 1)[-1]
+        if name not in parameters and leaf not in ("running_mean", "running_var"):
+            continue
+        generator = torch.Generator().manual_seed(seed * 100_003 + index)
+        values = torch.randn(tensor.shape, generator=generator, dtype=torch.float64) * scale
+        if leaf == "running_var" or (leaf == "weight" and tensor.dim() == 1):
+            values = 1 + values.abs()
+        with torch.no_grad():
+            tensor.copy_(values.to(tensor.dtype))
+    return model
+
+
+def state_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of the state dict's (name, shape) list in order: the layout a checkpoint needs."""
+    import hashlib
+
+    text = "\n".join(f"{k} {tuple(v.shape)}" for k, v in model.state_dict().items())
+    return hashlib.sha256(text.encode()).hexdigest()

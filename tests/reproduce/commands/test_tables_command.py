@@ -21,7 +21,7 @@ from tests.reproduce.conftest import (
 def test_main_writes_every_output_and_check_mode_finds_a_moved_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tables_command, "count_models", lambda keys, **_: fixed_measurements())
+    monkeypatch.setattr(tables_command, "count_models", lambda keys, **_: fixed_measurements(keys))
     runs = tmp_path / "runs"
     assert tables_command.main(["--output-dir", str(tmp_path), "--runs-dir", str(runs)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
