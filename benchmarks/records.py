@@ -24,12 +24,14 @@ from torch import nn
 from models import check_model_name, create_model
 
 __all__ = [
+    "BF16_FLAGS",
     "DEFAULT_INPUT_SIZE",
     "Environment",
     "FlopCount",
     "ModelSpec",
     "ParamCount",
     "Throughput",
+    "cpu_bf16_flags",
     "describe_environment",
     "flatten",
     "library_version",
@@ -81,6 +83,14 @@ class Environment:
     ptflops_version: str
     python_version: str
     date: str  # ISO 8601, UTC, to the second
+    # The CPU's native bf16 instructions ("avx512_bf16", "amx_bf16"; empty: bf16 is emulated
+    # and slower than fp32), None where unknown (records written before it was recorded).
+    cpu_bf16: tuple[str, ...] | None = None
+
+    @property
+    def native_bf16(self) -> bool | None:
+        """Whether the CPU runs bf16 matmuls natively (None: not recorded)."""
+        return None if self.cpu_bf16 is None else bool(self.cpu_bf16)
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,24 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+#: The CPU flags (as /proc/cpuinfo names them) of native bf16 matmul instructions.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@cache
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """The native bf16 instructions this CPU has (empty where bf16 is emulated in fp32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return tuple(flag for flag in BF16_FLAGS if flag in flags)
+    except OSError:
+        pass
+    return ()
+
+
 def library_version(package: str) -> str:
     """The installed version of ``package``, or "not installed"."""
     try:
@@ -181,6 +209,7 @@ def describe_environment(device: str = "cpu") -> Environment:
         ptflops_version=library_version("ptflops"),
         python_version=platform.python_version(),
         date=datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+        cpu_bf16=cpu_bf16_flags(),
     )
 
 
