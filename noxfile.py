@@ -111,6 +111,13 @@ def train(session: nox.Session) -> None:
 
 
 @nox.session
+def evaluate(session: nox.Session) -> None:
+    """Evaluate a checkpoint on an image folder into the results store:
+    `nox -s evaluate -- MODEL --checkpoint PATH --data DIR --weights-source TEXT`."""
+    run_in_suite(session, "-m", "reproduce", "evaluate", *session.posargs)
+
+
+@nox.session
 def benchmark(session: nox.Session) -> None:
     """pytest-benchmark over the mixing op and blocks, then the fast-path ratio report."""
     env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))}

@@ -11,6 +11,7 @@ COMMANDS = {
     "table4": ("reproduce.commands.table4", "measure Table 4: params, FLOPs, batch-32 throughput"),
     "tables": ("reproduce.commands.tables", "regenerate Tables 2, 3, 5-9, REPORT.md and Figure 1"),
     "train": ("reproduce.commands.train", "launch a training config through submitit"),
+    "evaluate": ("reproduce.commands.evaluate", "evaluate a checkpoint on an image folder"),
 }
 
 

@@ -35,7 +35,7 @@ from reproduce.tables.counts import (
 from reproduce.tables.frames import table_frame
 from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
 from reproduce.tables.zoo import zoo_frame, zoo_keys
-from reproduce.training.store import load_results
+from reproduce.training.store import KINDS, load_results
 
 __all__ = ["main", "make_parser", "table4_frames"]
 
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     keys = list(dict.fromkeys([*measure_keys(), *zoo_keys()]))
     measurements = count_models(keys, progress=not args.no_progress)
-    results = load_results(args.runs_dir)
+    results = load_results(args.runs_dir, kinds=KINDS)  # training runs and evaluations
     frames = {n: table_frame(TABLE_SPECS[n], measurements, results) for n in COUNTED_TABLES}
     counted = time.perf_counter() - start
     if args.check:

@@ -97,7 +97,7 @@ def _add_slurm_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_options(argv: list[str], parser: argparse.ArgumentParser | None = None) -> LaunchOptions:
     """The launch ``argv`` asks for (argparse's error and exit status 2 on a bad option)."""
-    arguments = vars((parser or make_parser()).parse_args(argv))
+    arguments = vars((parser or make_parser()).parse_intermixed_args(argv))  # key=value anywhere
     del arguments["list"]
     return LaunchOptions(**arguments)
 

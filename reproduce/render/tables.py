@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
+from reproduce.claims.verdicts import Check
 from reproduce.paper import ARTEFACTS
-from reproduce.render.text import cell_text
+from reproduce.render.text import MISSING, cell_text
 from reproduce.tables.counts import Measurement, counting_environment
 from reproduce.tables.specs import NOT_IN_ZOO, MeasureKey, TableSpec
 
@@ -40,13 +42,33 @@ def display_frame(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
         columns[f"{flops}, Δ (G)"] = [cell_text(v, "{:+.2f}") for v in frame["gmacs_diff"]]
     top1 = spec.top1_column
     columns[f"{top1}, paper"] = [f"{v:.1f}" for v in frame["paper_top1"]]
-    columns[f"{top1}, measured"] = [cell_text(v, "{:.1f}") for v in frame["measured_top1"]]
+    columns[f"{top1}, measured"] = [
+        _top1_text(value, std, n, source)
+        for value, std, n, source in zip(
+            frame["measured_top1"],
+            frame["measured_top1_std"],
+            frame["measured_top1_n"],
+            frame["top1_source"],
+            strict=True,
+        )
+    ]
     reasons = _reason_numbers(frame)
     columns["built as"] = [
         f"{built} ({reasons[why]})" if isinstance(why, str) else built
         for built, why in zip(frame["built_as"], frame["why_not_built"], strict=True)
     ]
     return pd.DataFrame(columns)
+
+
+def _top1_text(value: Any, std: Any, n: Any, source: Any) -> str:
+    """'82.3 (released weights, evaluated here)', '82.3 ± 0.2, n=3 (trained here with recipe
+    imagenet_dynamixer_s)', or — where nothing was measured."""
+    text = cell_text(value, "{:.1f}")
+    if text == MISSING:
+        return text
+    if isinstance(n, int | float) and n > 1:
+        text += f" ± {std:.1f}, n={int(n)}"
+    return f"{text} ({source})"
 
 
 def _reason_numbers(frame: pd.DataFrame) -> dict[str, int]:
@@ -86,6 +108,11 @@ def table_caption(
         if runs
         else "none exists yet, so every measured top-1 cell is —"
     )
+    evaluation_set = (
+        "CIFAR test set (10,000 images)"
+        if spec.number == 9
+        else "ImageNet-1K validation set (50,000 images)"
+    )
     sizes = (
         "224×224 input, 300×300 or 384×384 where the Scale column says so"
         if spec.number == 3
@@ -100,21 +127,37 @@ def table_caption(
         + f"{environment.ptflops_version} with its aten backend; torch "
         + f"{environment.torch_version}, timm {environment.timm_version} (counts depend on "
         + f"shapes and these versions only, so the file changes only when they do){difference}. "
-        + "Top-1 measured: the best top-1 of a completed run "
-        + "of exactly this configuration with the paper's recipe in `results/runs/` — "
-        + f'{top1}. "{NOT_IN_ZOO}": neither our zoo nor timm builds the model faithfully. '
+        + "Top-1 measured, from `results/runs/`, with its source in brackets: for runs trained "
+        + "here, each run's best epoch on the evaluation set, as the authors' code reports it "
+        + "(EMA weights where the recipe keeps them), of exactly this configuration with the "
+        + "paper's recipe at its global batch, any seed (mean ± sample std, n runs, where "
+        + "n > 1); else released weights evaluated here once on the whole "
+        + f"{evaluation_set} with the model's own transform — {top1}. "
+        + f'"{NOT_IN_ZOO}": neither our zoo nor timm builds the model faithfully. '
         + f'Paper\'s caption: "{spec.paper.caption}"'
     )
+
+
+def _finding_notes(findings: Sequence[Check]) -> str:
+    """The prose's claims about this table that the audit did not reproduce, and why."""
+    if not findings:
+        return ""
+    lines = "".join(
+        f"- {check.source}: {check.subject} ({check.verdict}): {check.why}.\n" for check in findings
+    )
+    return f"What the text says of this table, checked (REPORT.md has every check):\n\n{lines}\n"
 
 
 def render_table(
     spec: TableSpec,
     frame: pd.DataFrame,
     measurements: Mapping[MeasureKey, Measurement],
+    findings: Sequence[Check] = (),
 ) -> str:
-    """The whole ``tableN.md``: caption line, table, provenance footnote."""
+    """The whole ``tableN.md``: caption line, table, notes (cells shown empty, rows not built,
+    the text's claims about the table that are not reproduced), provenance footnote."""
     table = display_frame(spec, frame).to_markdown(index=False, disable_numparse=True)
-    notes = _artefact_notes(spec, frame) + _reason_notes(frame)
+    notes = _artefact_notes(spec, frame) + _reason_notes(frame) + _finding_notes(findings)
     return (
         f"{table_caption(spec, frame, measurements)}\n\n{table}\n\n"
         + notes

@@ -3,8 +3,9 @@
 ``last.pt`` / ``best.pt`` hold the model, EMA, optimizer, AMP scaler, scheduler, every rank's
 RNG states and the epoch, written atomically at the end of every epoch. A checkpoint names the
 model variant it was written for (`model_identity`), so a run never resumes from another
-variant's weights. ``metrics.jsonl`` holds one JSON line per epoch. Loading *weights* into a
-model is `models.load_checkpoint`; this module reads and writes whole training states.
+variant's weights. ``metrics.jsonl`` holds one JSON line per epoch. Published weights files
+(an init_from checkpoint) are read by `reproduce.training.weights`; this module reads and
+writes whole training states.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import torch
 from torch import nn
 
 from benchmarks.files import write_atomic
-from models.registry import unwrap_state_dict
 from reproduce.training import store
 from reproduce.training.recipe import MODEL_KEYS, Recipe
 from reproduce.training.recipes import RECIPES, model_arguments
+from reproduce.training.weights import choose_weights, fit_problems, read_weights_file, sha256_of
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -100,20 +101,30 @@ def resolve_init(recipe: Recipe, runs_dir: str | Path) -> Path | None:
     return path.resolve()
 
 
-def load_initial_weights(model: nn.Module, path: Path, use_ema: bool) -> None:
-    """Start from pretrained weights (EMA if asked and present), re-initialising a new head.
+def load_initial_weights(model: nn.Module, path: Path, use_ema: bool) -> dict[str, Any]:
+    """Start from pretrained weights (EMA ones when asked and present), and say which.
 
-    Every weight but the classifier's must fit: a checkpoint of another model is refused.
+    Reads any published checkpoint shape (`reproduce.training.weights`). Every weight but the
+    classifier's must fit, so a checkpoint of another model is refused; a classifier of another
+    size is re-initialised. Returns what the run's record keeps: the file, its SHA-256, which
+    weights were taken and what became of the head.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state, _ = unwrap_state_dict(checkpoint, prefer_ema=use_ema)
-    own = model.state_dict()
+    chosen = choose_weights(read_weights_file(path), prefer_ema=use_ema)
     head = model.pretrained_cfg.get("classifier", "head") + "."
-    keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    missing = sorted(k for k in set(own) - set(keep) if not k.startswith(head))
-    if missing:
-        raise ValueError(f"init checkpoint {path} does not fit the model; missing: {missing[:8]}")
+    problems = fit_problems(model, chosen.state_dict, skip_prefix=head)
+    if problems:
+        raise ValueError(f"init checkpoint {path} does not fit the model: {problems}")
+    own = model.state_dict()
+    keep = {k: v for k, v in chosen.state_dict.items() if k in own and own[k].shape == v.shape}
+    head_kept = all(k in keep for k in own if k.startswith(head))
     model.load_state_dict(keep, strict=False)
+    return {
+        "path": store.path_for_record(path),
+        "sha256": sha256_of(path),
+        "weights": chosen.description,
+        "ema": chosen.ema,
+        "head": "loaded from the checkpoint" if head_kept else "re-initialised (another size)",
+    }
 
 
 def rng_state() -> dict[str, Any]:

@@ -94,7 +94,9 @@ class DigitsDataset(Dataset):
     """scikit-learn's 8x8 digits, upscaled to ``size`` x ``size``, 3 channels, in [0, 1].
 
     The split is deterministic: a stratified 80/20 split with a fixed seed (1437 / 360 images).
-    ``transform`` runs on the (3, size, size) float tensor.
+    Pixels are 8-bit (multiples of 1/255), as an image file holds them, so the validation set
+    written as PNG files and read back is exactly this one. ``transform`` runs on the
+    (3, size, size) float tensor.
     """
 
     def __init__(self, train: bool, size: int = 32, transform: Any = None) -> None:
@@ -114,6 +116,7 @@ class DigitsDataset(Dataset):
         images = torch.nn.functional.interpolate(
             images.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False
         )
+        images = torch.round(images * 255).to(torch.uint8).float() / 255  # as ToTensor reads PNGs
         self.images = images.expand(-1, 3, -1, -1).contiguous()
         self.targets = torch.as_tensor(digits.target, dtype=torch.long)[keep]
         self.transform = transform

@@ -5,7 +5,10 @@ lives on disk in its run folder (``last.pt``, ``best.pt``, ``metrics.jsonl``: se
 `reproduce.training.checkpoints`), so submitit can pickle the job, and after a preemption or a
 time limit (Slurm's warning signal) `TrainJob.checkpoint` resubmits the same job, which resumes
 from the run folder's last checkpoint. The job sets up its process, calls the loop
-(`reproduce.training.loop`) and keeps its record in the results store up to date.
+(`reproduce.training.loop`) and keeps its record in the results store up to date: a completed
+record holds the whole per-epoch history, the batch it reached (processes, per-process batch,
+accumulation steps, global batch) and the weights it started from, so it stands on its own
+without the run folder.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from reproduce.training.checkpoints import (
     save_training_checkpoint,
     trim_metrics,
 )
+from reproduce.training.components import Training
 from reproduce.training.data import DataSpec
 from reproduce.training.distributed import (
     ProcessPlacement,
@@ -40,7 +44,7 @@ from reproduce.training.distributed import (
     set_up_processes,
     tear_down_processes,
 )
-from reproduce.training.loop import Training, run_epoch, start_training
+from reproduce.training.loop import run_epoch, start_training
 from reproduce.training.overrides import changed_fields, config_key
 from reproduce.training.recipe import Recipe
 
@@ -96,10 +100,11 @@ def _log_paths(environment: submitit.JobEnvironment | None) -> dict[str, str | N
 class TrainJob(submitit.helpers.Checkpointable):
     """Train ``recipe`` into ``run_dir`` and record the result in the store at ``runs_dir``.
 
-    Holds plain data only, so it pickles small. ``resume_from`` is a checkpoint to continue
-    from when the run folder has none yet. ``interrupt_at_epoch`` ends the attempt that
-    completes that epoch (status ``interrupted``; a later attempt resumes past it), to simulate
-    a preemption in tests.
+    Holds plain data only, so it pickles small. ``commit`` and ``tree_dirty`` are the
+    repository's state at launch (None: read when the job starts). ``resume_from`` is a
+    checkpoint to continue from when the run folder has none yet. ``interrupt_at_epoch`` ends
+    the attempt that completes that epoch (status ``interrupted``; a later attempt resumes past
+    it), to simulate a preemption in tests.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         data: DataSpec,
         *,
         commit: str | None = None,
+        tree_dirty: bool | None = None,
         executor: str = "local",
         device: str = "auto",
         download: bool = False,
@@ -123,6 +129,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         self.runs_dir = str(Path(runs_dir).resolve())
         self.data = data
         self.commit = commit
+        self.tree_dirty = tree_dirty
         self.executor = executor
         self.device = device
         self.download = download
@@ -163,8 +170,14 @@ class TrainJob(submitit.helpers.Checkpointable):
     def identity(self) -> dict[str, Any]:
         """What every record of this job says first: what it trains, where, from which commit."""
         recipe = self.recipe
+        source = (
+            store.git_state()
+            if self.commit is None
+            else {"commit": self.commit, "tree_dirty": self.tree_dirty}
+        )
         return {
             "schema": store.SCHEMA,
+            "kind": "training",
             "config": recipe.name,
             "config_key": self.key,
             "model": recipe.model,
@@ -173,7 +186,7 @@ class TrainJob(submitit.helpers.Checkpointable):
             "data": self.data.description,
             "changed": changed_fields(recipe),
             "recipe": recipe.to_dict(),
-            "commit": self.commit or store.git_commit(),
+            **source,
             "executor": self.executor,
             "run_dir": store.path_for_record(self.run_dir),
             "table": recipe.table,
@@ -258,7 +271,11 @@ class TrainJob(submitit.helpers.Checkpointable):
             "epochs_planned": training.epochs,
             "device": describe_device(training.device),
             "world_size": placement.world_size,
-            "global_batch": recipe.batch_size * placement.world_size,
+            "batch_size": recipe.batch_size,
+            "accumulation_steps": training.accumulation_steps,
+            "global_batch": recipe.batch_size * placement.world_size * training.accumulation_steps,
+            "recipe_global_batch": recipe.global_batch,
+            "initial_weights": training.initial_weights,
             "amp": training.use_amp,
             "versions": store.versions(),
             "host": store.host(),
@@ -289,12 +306,18 @@ class TrainJob(submitit.helpers.Checkpointable):
             epochs=training.next_epoch,
         )
         recipe = self.recipe
+        updates = steps // training.accumulation_steps
         print(
             f"training {self.key}: {recipe.model} ({facts['params'] / 1e6:.2f}M params) on "
-            + f"{self.data.description}, {training.epochs} epochs x {steps} steps, "
-            + f"batch {recipe.batch_size} x {placement.world_size} on {facts['device']}",
+            + f"{self.data.description}, {training.epochs} epochs x {updates} updates, batch "
+            + f"{recipe.batch_size} x {placement.world_size} process(es) x "
+            + f"{training.accumulation_steps} accumulation step(s) = {facts['global_batch']} "
+            + f"(recipe {recipe.global_batch}) on {facts['device']}",
             flush=True,
         )
+        if training.initial_weights is not None:
+            weights = training.initial_weights
+            print(f"starting from {weights['path']}: {weights['weights']}", flush=True)
 
     def _end_epoch(
         self,
@@ -350,7 +373,9 @@ class TrainJob(submitit.helpers.Checkpointable):
             best_epoch=best["epoch"],
             final_top1=last_metrics.get("eval_top1", previous.get("final_top1")),
             final_top5=last_metrics.get("eval_top5", previous.get("final_top5")),
+            top1_is="the best epoch's top-1 on the evaluation set (as the authors' code reports)",
             eval_model="ema" if training.ema is not None else "model",
+            history=history,
             best_checkpoint=store.path_for_record(Path(self.run_dir) / "best.pt"),
             train_images_per_s=round(
                 sum(h["images_per_s"] for h in history) / max(len(history), 1), 1

@@ -8,8 +8,9 @@ on the user's machine).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import torch
 from timm.data import create_transform
@@ -20,7 +21,10 @@ from reproduce.training.data import CIFAR_FOLDERS, DataSpec, DigitsDataset
 from reproduce.training.distributed import EvaluationShard, ProcessPlacement
 from reproduce.training.recipe import Recipe
 
-__all__ = ["build_datasets", "build_loaders"]
+__all__ = ["VAL_SUBSET_SEED", "balanced_subset", "build_datasets", "build_loaders"]
+
+#: The seed of every ``val_subset``: the same validation images whatever the run's seed.
+VAL_SUBSET_SEED: Final = 0
 
 
 def _mean_std(recipe: Recipe, data_config: dict[str, Any]) -> tuple[tuple, tuple]:
@@ -112,10 +116,39 @@ def build_datasets(
     else:
         raise ValueError(f"unknown dataset {spec.dataset!r}")
     if recipe.train_subset is not None:
-        train = Subset(train, range(min(recipe.train_subset, len(train))))
-    if recipe.val_subset is not None:
-        val = Subset(val, range(min(recipe.val_subset, len(val))))
+        train = Subset(train, balanced_subset(_targets(train), recipe.train_subset, recipe.seed))
+    if recipe.val_subset is not None:  # one fixed subset: runs of every seed see the same one
+        val = Subset(val, balanced_subset(_targets(val), recipe.val_subset, VAL_SUBSET_SEED))
     return train, val
+
+
+def _targets(dataset: Dataset) -> list[int]:
+    """Every sample's class, without reading an image (ImageFolder, CIFAR and digits keep them)."""
+    return [int(target) for target in dataset.targets]  # type: ignore[attr-defined]
+
+
+def balanced_subset(targets: Sequence[int], size: int, seed: int) -> list[int]:
+    """``size`` sample indices spread evenly over the classes, drawn with ``seed``, sorted.
+
+    Each class gives ``size // classes`` samples (one more for the first ``size % classes``
+    classes of a seeded order), or all it has, the shortfall taken from the others. The first
+    N samples of a class-sorted folder would cover a few classes only.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    by_class: dict[int, list[int]] = {}
+    for index, target in enumerate(targets):
+        by_class.setdefault(target, []).append(index)
+    queues = [
+        [members[i] for i in torch.randperm(len(members), generator=generator).tolist()]
+        for _, members in sorted(by_class.items())
+    ]
+    order = torch.randperm(len(queues), generator=generator).tolist()
+    chosen: list[int] = []
+    while len(chosen) < min(size, len(targets)):
+        for position in order:  # one sample of each class per round, classes in seeded order
+            if queues[position] and len(chosen) < size:
+                chosen.append(queues[position].pop(0))
+    return sorted(chosen)
 
 
 def build_loaders(

@@ -1,42 +1,39 @@
-"""The training loop: timm's components built from a recipe, and our epoch and evaluation.
+"""The training loop: our epoch and evaluation over a `Training` (`reproduce.training.components`).
 
-`build_training` makes the optimizer (``create_optimizer_v2``), schedule
-(``create_scheduler_v2``), Mixup/CutMix, loss, model EMA (``ModelEmaV3``) and AMP scaler a
-recipe asks for; `start_training` builds the model and data too and resumes from a checkpoint;
-`train_one_epoch` and `evaluate` are plain functions over them; `run_epoch` is one epoch of
-both. With ``deterministic=True`` on CPU a resumed run ends with exactly the weights of an
-uninterrupted one: data order is drawn from ``seed + epoch`` and every RNG state is restored
+`start_training` builds the model, data and timm's components for an attempt and resumes from
+a checkpoint; `train_one_epoch` and `evaluate` are plain functions over them; `run_epoch` is
+one epoch of both. An optimizer update accumulates the gradients of ``accumulation_steps``
+micro-batches, so fewer processes reach the recipe's global batch with the same update. With
+``deterministic=True`` on CPU a resumed run ends with exactly the weights of an uninterrupted
+one: data order is drawn from ``seed + epoch`` and every RNG state is restored
 (`reproduce.training.checkpoints`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
-import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from timm.data import Mixup, resolve_data_config
-from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
-from timm.optim import create_optimizer_v2
-from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3, NativeScaler
+from timm.data import resolve_data_config
 from torch import nn
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 import models
+from benchmarks.timing import autocast
 from reproduce.training.checkpoints import (
     check_resume,
     load_initial_weights,
     read_training_checkpoint,
     set_rng_state,
 )
-from reproduce.training.data import DataSpec, num_classes
+from reproduce.training.components import Training, build_training, prepare_process
+from reproduce.training.data import DataSpec
 from reproduce.training.distributed import (
     ProcessPlacement,
     all_reduce_mean,
@@ -48,154 +45,7 @@ from reproduce.training.progress import Progress
 from reproduce.training.recipe import Recipe
 from reproduce.training.recipes import model_arguments
 
-__all__ = [
-    "Training",
-    "build_training",
-    "evaluate",
-    "prepare_process",
-    "run_epoch",
-    "start_training",
-    "train_one_epoch",
-]
-
-
-def _no_best() -> dict[str, Any]:
-    return {"top1": -1.0, "top5": None, "epoch": None}
-
-
-@dataclass
-class Training:
-    """Everything one attempt trains with, and how far training has got.
-
-    ``network`` is ``model`` itself, or the DistributedDataParallel wrapper around it; ``epochs``
-    counts the schedule's cooldown; ``next_epoch`` is the first epoch still to train.
-    """
-
-    model: nn.Module
-    network: nn.Module
-    ema: ModelEmaV3 | None
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: NativeScaler | None
-    mixup: Mixup | None
-    loss: nn.Module
-    device: torch.device
-    use_amp: bool
-    epochs: int
-    next_epoch: int = 0
-    num_updates: int = 0
-    best: dict[str, Any] = field(default_factory=_no_best)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The checkpointable state (weights, optimizer, schedule, scaler, progress)."""
-        return {
-            "epoch": self.next_epoch,
-            "num_updates": self.num_updates,
-            "model": self.model.state_dict(),
-            "model_ema": self.ema.module.state_dict() if self.ema is not None else None,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "best": self.best,
-        }
-
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        """Continue from what `state_dict` saved."""
-        self.model.load_state_dict(checkpoint["model"])
-        if self.ema is not None and checkpoint.get("model_ema") is not None:
-            self.ema.module.load_state_dict(checkpoint["model_ema"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
-        if self.scaler is not None and checkpoint.get("scaler") is not None:
-            self.scaler.load_state_dict(checkpoint["scaler"])
-        self.next_epoch, self.num_updates = int(checkpoint["epoch"]), int(checkpoint["num_updates"])
-        self.best = dict(checkpoint["best"])
-
-
-def prepare_process(recipe: Recipe, placement: ProcessPlacement) -> None:
-    """Threads, determinism and seeds for this process, before anything draws a random number."""
-    if recipe.threads > 0:
-        torch.set_num_threads(recipe.threads)
-    if recipe.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    else:
-        torch.backends.cudnn.benchmark = True
-    seed = recipe.seed + placement.rank
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _parameter_groups(model: nn.Module, recipe: Recipe) -> list[dict[str, Any]]:
-    """Backbone at ``lr * backbone_lr_scale``, head at ``lr`` (the authors' transfer setup)."""
-    head = {id(p) for p in model.get_classifier().parameters()}
-    backbone = [p for p in model.parameters() if id(p) not in head]
-    classifier = [p for p in model.parameters() if id(p) in head]
-    return [
-        {"params": backbone, "lr": recipe.lr * recipe.backbone_lr_scale},
-        {"params": classifier, "lr": recipe.lr},
-    ]
-
-
-def _mixup_and_loss(recipe: Recipe) -> tuple[Mixup | None, nn.Module]:
-    """Mixup/CutMix with soft-target cross-entropy, or label smoothing, or plain cross-entropy."""
-    if recipe.mixup > 0 or recipe.cutmix > 0:
-        mixup = Mixup(
-            mixup_alpha=recipe.mixup,
-            cutmix_alpha=recipe.cutmix,
-            prob=recipe.mixup_prob,
-            switch_prob=recipe.mixup_switch_prob,
-            label_smoothing=recipe.smoothing,
-            num_classes=num_classes(recipe.dataset),
-        )
-        return mixup, SoftTargetCrossEntropy()
-    if recipe.smoothing > 0:
-        return None, LabelSmoothingCrossEntropy(smoothing=recipe.smoothing)
-    return None, nn.CrossEntropyLoss()
-
-
-def build_training(
-    recipe: Recipe,
-    model: nn.Module,
-    steps_per_epoch: int,
-    device: torch.device,
-    placement: ProcessPlacement,
-) -> Training:
-    """The recipe's optimizer, schedule, Mixup, loss, EMA and AMP scaler around ``model``."""
-    use_amp = recipe.amp and device.type == "cuda"
-    optimizer = create_optimizer_v2(
-        _parameter_groups(model, recipe) if recipe.backbone_lr_scale != 1.0 else model,
-        opt=recipe.opt,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        momentum=recipe.momentum,
-        filter_bias_and_bn=recipe.filter_bias_and_bn,
-    )
-    scheduler, epochs = create_scheduler_v2(
-        optimizer,
-        sched=recipe.sched,
-        num_epochs=recipe.epochs,
-        cooldown_epochs=recipe.cooldown_epochs,
-        min_lr=recipe.min_lr,
-        warmup_lr=recipe.warmup_lr,
-        warmup_epochs=recipe.warmup_epochs,
-        step_on_epochs=True,
-        updates_per_epoch=steps_per_epoch,
-    )
-    mixup, loss = _mixup_and_loss(recipe)
-    ema = None
-    if recipe.model_ema:
-        ema = ModelEmaV3(model, decay=recipe.model_ema_decay, use_warmup=recipe.model_ema_warmup)
-    scaler = NativeScaler() if use_amp else None
-    network: nn.Module = model
-    if placement.world_size > 1:
-        device_ids = [device.index] if device.type == "cuda" else None
-        network = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-    return Training(
-        model, network, ema, optimizer, scheduler, scaler, mixup, loss, device, use_amp, epochs
-    )
+__all__ = ["evaluate", "run_epoch", "start_training", "train_one_epoch"]
 
 
 def start_training(
@@ -222,14 +72,16 @@ def start_training(
     if not resume_path.exists() and resume_from is not None:
         resume_path = Path(resume_from)
     resume = read_training_checkpoint(resume_path) if resume_path.exists() else None
+    initial_weights = None
     if resume is not None:
         check_resume(resume, recipe, resume_path)
     elif init_checkpoint is not None:
-        load_initial_weights(model, Path(init_checkpoint), recipe.init_use_ema)
+        initial_weights = load_initial_weights(model, Path(init_checkpoint), recipe.init_use_ema)
     model.to(device)
     train_set, val_set = build_datasets(recipe, data, resolve_data_config(model=model), download)
     train_loader, val_loader = build_loaders(recipe, train_set, val_set, placement, device)
     training = build_training(recipe, model, len(train_loader), device, placement)
+    training.initial_weights = initial_weights
     if resume is None:
         return training, train_loader, val_loader, None
     training.load_state_dict(resume)
@@ -237,58 +89,85 @@ def start_training(
     return training, train_loader, val_loader, resume_path
 
 
-def _step(
+def _micro_step(
     training: Training,
     images: torch.Tensor,
     targets: torch.Tensor,
+    update_now: bool,
     clip_grad: float | None,
     where: str,
 ) -> torch.Tensor:
-    """One optimizer update on a batch; returns the batch's loss (``where``: for the error)."""
-    with torch.autocast(training.device.type, dtype=torch.float16, enabled=training.use_amp):
-        loss = training.loss(training.network(images), targets)
-    if not math.isfinite(loss.item()):
-        raise FloatingPointError(f"loss is {loss.item()} at {where}")
-    training.optimizer.zero_grad(set_to_none=True)
-    parameters = training.network.parameters()
-    if training.scaler is not None:
-        training.scaler(loss, training.optimizer, clip_grad=clip_grad, parameters=parameters)
-    else:
-        loss.backward()
-        if clip_grad is not None:
-            nn.utils.clip_grad_norm_(parameters, clip_grad)
-        training.optimizer.step()
-    training.num_updates += 1
-    training.scheduler.step_update(num_updates=training.num_updates)
-    if training.ema is not None:
-        training.ema.update(training.model, step=training.num_updates)
+    """Forward and backward one micro-batch; with ``update_now``, the update of its group.
+
+    The loss is divided by the accumulation steps, so the summed gradients of a group are the
+    gradient of the mean loss over its samples: the larger batch's. DDP synchronises gradients
+    on the group's last micro-batch only. Returns the micro-batch's (undivided) loss.
+    """
+    network, optimizer = training.network, training.optimizer
+    synchronise = update_now or not isinstance(network, nn.parallel.DistributedDataParallel)
+    with contextlib.nullcontext() if synchronise else network.no_sync():
+        with autocast(training.device, torch.float16 if training.use_amp else None):
+            loss = training.loss(network(images), targets)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"loss is {loss.item()} at {where}")
+        share = loss / training.accumulation_steps
+        parameters = [p for p in network.parameters() if p.requires_grad]
+        if training.scaler is not None:
+            training.scaler(
+                share, optimizer, clip_grad=clip_grad, parameters=parameters, need_update=update_now
+            )
+        else:
+            share.backward()
+            if update_now:
+                if clip_grad is not None:
+                    nn.utils.clip_grad_norm_(parameters, clip_grad)
+                optimizer.step()
+    if update_now:
+        optimizer.zero_grad(set_to_none=True)
+        training.num_updates += 1
+        training.scheduler.step_update(num_updates=training.num_updates)
+        if training.ema is not None:
+            training.ema.update(training.model, step=training.num_updates)
     return loss
 
 
 def train_one_epoch(
     training: Training,
-    loader: DataLoader,
+    loader: DataLoader | Sequence[tuple[torch.Tensor, torch.Tensor]],
     recipe: Recipe,
     placement: ProcessPlacement,
 ) -> tuple[float, int]:
-    """Train epoch ``training.next_epoch``; returns its mean loss and the images all ranks saw."""
-    epoch = training.next_epoch
+    """Train epoch ``training.next_epoch``; returns its mean loss and the images all ranks saw.
+
+    ``loader`` yields micro-batches; each ``accumulation_steps`` of them make one update, and
+    a last incomplete group is left out (as ``drop_last`` leaves out a last short batch).
+    """
+    epoch, accumulation = training.next_epoch, training.accumulation_steps
+    updates = len(loader) // accumulation
     training.network.train()
-    progress = Progress(epoch, training.epochs, len(loader), recipe.log_every, placement.is_main)
+    training.optimizer.zero_grad(set_to_none=True)
+    progress = Progress(epoch, training.epochs, updates, recipe.log_every, placement.is_main)
     loss_sum, count, seen = 0.0, 0, 0
     start = time.time()
     for step, (images, targets) in enumerate(loader):
+        if step == updates * accumulation:
+            break
         images = images.to(training.device, non_blocking=True)
         targets = targets.to(training.device, non_blocking=True)
         if training.mixup is not None:
             images, targets = training.mixup(images, targets)
-        loss = _step(training, images, targets, recipe.clip_grad, f"epoch {epoch} step {step}")
+        update, micro = divmod(step, accumulation)
+        where = f"epoch {epoch} update {update} micro-batch {micro}"
+        loss = _micro_step(
+            training, images, targets, micro == accumulation - 1, recipe.clip_grad, where
+        )
         loss_sum += loss.item() * images.shape[0]
         count += images.shape[0]
         seen += images.shape[0] * placement.world_size
-        elapsed = time.time() - start
-        lr = training.optimizer.param_groups[-1]["lr"]
-        progress.update(step, loss_sum / count, lr, seen / max(elapsed, 1e-9), elapsed)
+        if micro == accumulation - 1:
+            elapsed = time.time() - start
+            lr = training.optimizer.param_groups[-1]["lr"]
+            progress.update(update, loss_sum / count, lr, seen / max(elapsed, 1e-9), elapsed)
     progress.close()
     mean_loss = all_reduce_mean(loss_sum / max(count, 1), training.device, placement)
     return mean_loss, seen
@@ -299,16 +178,21 @@ def evaluate(
     model: nn.Module,
     loader: DataLoader,
     device: torch.device,
-    use_amp: bool,
     placement: ProcessPlacement,
+    precision: torch.dtype | None = None,
+    progress: bool = False,
 ) -> dict[str, float]:
-    """Loss, top-1 and top-5 (percent) over the whole validation set (summed across ranks)."""
+    """Loss, top-1 and top-5 (percent) over the whole validation set (summed across ranks).
+
+    ``precision``: autocast to that dtype (None: float32); ``progress``: a tqdm bar of batches.
+    """
     model.eval()
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top1, top5, count
-    for images, targets in loader:
+    batches = tqdm(loader, desc="evaluating", unit="batch", disable=not progress)
+    for images, targets in batches:
         images = images.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        with autocast(device, precision):
             logits = model(images)
         loss = nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
@@ -344,8 +228,9 @@ def run_epoch(
     started = time.time()
     loss, seen = train_one_epoch(training, train_loader, recipe, placement)
     epoch_time = time.time() - started
-    device, use_amp = training.device, training.use_amp
-    evaluated = evaluate(training.model, val_loader, device, use_amp, placement)
+    device = training.device
+    precision = torch.float16 if training.use_amp else None
+    evaluated = evaluate(training.model, val_loader, device, placement, precision)
     line = {
         "epoch": epoch,
         "train_loss": loss,
@@ -358,7 +243,7 @@ def run_epoch(
     }
     chosen = evaluated
     if training.ema is not None:
-        chosen = evaluate(training.ema.module, val_loader, device, use_amp, placement)
+        chosen = evaluate(training.ema.module, val_loader, device, placement, precision)
         line.update(ema_val_loss=chosen["loss"], ema_top1=chosen["top1"], ema_top5=chosen["top5"])
     line["eval_top1"], line["eval_top5"] = chosen["top1"], chosen["top5"]
     training.scheduler.step(epoch + 1, chosen["top1"])

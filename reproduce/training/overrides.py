@@ -30,6 +30,8 @@ def _parse_value(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        if "," in text:  # norm,patch_embed -> ("norm", "patch_embed")
+            return tuple(_parse_value(part.strip()) for part in text.split(",") if part.strip())
         return text
 
 
@@ -58,8 +60,8 @@ def _coerce(key: str, value: Any) -> Any:
         origin = typing.get_origin(kind) or kind
         if origin is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
-        if origin is tuple and isinstance(value, list | tuple):
-            return tuple(float(v) for v in value)
+        if origin is tuple and isinstance(value, str | list | tuple):
+            return _coerce_tuple(key, kind, value)
         if origin is dict and isinstance(value, dict):
             return value
         if isinstance(origin, type) and isinstance(value, origin):
@@ -67,6 +69,19 @@ def _coerce(key: str, value: Any) -> Any:
                 continue
             return value
     raise ValueError(f"{key}={value!r}: expected {hint}")
+
+
+def _coerce_tuple(key: str, kind: Any, value: str | list | tuple) -> tuple:
+    """A tuple of the hint's element type: floats (``mean``) or names (``frozen_modules``)."""
+    element = typing.get_args(kind)[0]
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if element is str:
+        if not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{key}={value!r}: expected names, e.g. {key}=norm,patch_embed")
+        return items
+    if any(isinstance(item, str | bool) for item in items):
+        raise ValueError(f"{key}={value!r}: expected numbers")
+    return tuple(float(item) for item in items)
 
 
 def resolve(name: str, overrides: Mapping[str, Any] | None = None) -> Recipe:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -24,7 +25,7 @@ from reproduce.training.checkpoints import check_resume, read_training_checkpoin
 from reproduce.training.data import DataSpec, check_data
 from reproduce.training.job import TrainJob
 from reproduce.training.overrides import changed_fields, config_key, parse_overrides, resolve
-from reproduce.training.recipe import Recipe
+from reproduce.training.recipe import Recipe, accumulation_steps
 from reproduce.training.recipes import expand, model_arguments
 
 __all__ = [
@@ -191,10 +192,23 @@ def _skip_reason(options: LaunchOptions, runs_dir: Path, key: str) -> str | None
 
 
 def _plan_launch(
-    options: LaunchOptions, recipe: Recipe, runs_dir: Path, output: Path, commit: str | None
+    options: LaunchOptions,
+    recipe: Recipe,
+    runs_dir: Path,
+    output: Path,
+    source: dict[str, Any],
+    processes: int,
 ) -> Launch:
-    """Check one config's data, model, checkpoints and record; its job."""
+    """Check one config's data, model, batch, checkpoints and record; its job."""
     warnings: list[str] = []
+    accumulation = accumulation_steps(recipe, processes)  # ValueError: no whole number of steps
+    reached = recipe.batch_size * processes * accumulation
+    if reached != recipe.global_batch:
+        warnings.append(
+            f"batch_size {recipe.batch_size} x {processes} process(es) x {accumulation} "
+            + f"accumulation step(s) make a global batch of {reached}, not the recipe's "
+            + f"{recipe.global_batch}: no table will take the run"
+        )
     try:
         spec = check_data(recipe.dataset, options.data, options.download)
     except (FileNotFoundError, ValueError) as exc:
@@ -222,7 +236,8 @@ def _plan_launch(
         run_dir,
         runs_dir,
         spec,
-        commit=commit,
+        commit=source["commit"],
+        tree_dirty=source["tree_dirty"],
         executor=options.executor,
         device=options.device,
         download=options.download,
@@ -246,10 +261,12 @@ def plan(options: LaunchOptions) -> Plan:
     if "%j" not in str(folder):
         folder = folder / "%j"
     slurm = _slurm_options(options, recipes)
-    commit = store.git_commit()
+    source = store.git_state()
     return Plan(
         request=options.config or "",
-        launches=[_plan_launch(options, r, runs_dir, output, commit) for r in recipes],
+        launches=[
+            _plan_launch(options, r, runs_dir, output, source, slurm.num_tasks) for r in recipes
+        ],
         executor=options.executor,
         folder=folder,
         slurm=slurm,
@@ -274,9 +291,10 @@ def _describe_launch(the_plan: Plan, launch: Launch) -> list[str]:
         f"  schedule:  {recipe.epochs}{cooldown} epochs, {recipe.opt} lr {recipe.lr:g} "
         + f"wd {recipe.weight_decay:g}, {recipe.sched} to {recipe.min_lr:g}, "
         + f"{recipe.warmup_epochs} warm-up epochs from {recipe.warmup_lr:g}",
-        f"  batch:     {recipe.batch_size} per process x {world} processes = "
-        + f"{recipe.batch_size * world} (recipe: {recipe.batch_size} x {recipe.paper_gpus} "
-        + f"= {recipe.global_batch})",
+        f"  batch:     {recipe.batch_size} per process x {world} processes x "
+        + f"{accumulation_steps(recipe, world)} accumulation steps = "
+        + f"{recipe.batch_size * world * accumulation_steps(recipe, world)} "
+        + f"(recipe's global batch: {recipe.global_batch}, on {recipe.paper_gpus} GPUs)",
         f"  augment:   {recipe.augment} aa={recipe.auto_augment} mixup {recipe.mixup} "
         + f"cutmix {recipe.cutmix} smoothing {recipe.smoothing} reprob {recipe.reprob} "
         + f"({recipe.remode}) repeated-aug {recipe.repeated_aug}",
@@ -288,16 +306,12 @@ def _describe_launch(the_plan: Plan, launch: Launch) -> list[str]:
     if recipe.init_from:
         lines.append(
             f"  init:      {launch.job.init_checkpoint or recipe.init_from} "
-            + f"(EMA {recipe.init_use_ema}, backbone lr x{recipe.backbone_lr_scale:g})"
+            + f"(EMA {recipe.init_use_ema}, backbone lr x{recipe.backbone_lr_scale:g}, "
+            + f"frozen: {', '.join(recipe.frozen_modules) or 'nothing'})"
         )
     changed = changed_fields(recipe)
     if changed:
         lines.append(f"  overrides: {json.dumps(changed, default=str)}")
-    if world != recipe.paper_gpus and recipe.dataset != "digits":
-        lines.append(
-            f"  note:      {world} processes where the recipe assumes {recipe.paper_gpus}; "
-            + "the global batch differs and the lr is not rescaled"
-        )
     lines += [f"  WARNING:   {w}" for w in launch.warnings]
     lines.append(f"  SKIP:      {launch.skip}" if launch.skip else "  submit:    yes")
     return lines

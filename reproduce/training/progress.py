@@ -1,14 +1,17 @@
 """Progress of a training epoch: a tqdm bar on a terminal, otherwise a log line now and then.
 
 A job's output usually goes to a log file (submitit's), where a bar would be noise; there it
-prints every ``every`` steps instead.
+prints every ``every`` steps instead, and `LogFollower` shows those lines in the terminal of
+whoever waits for the job.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TextIO
 
-__all__ = ["Progress", "format_duration"]
+__all__ = ["LogFollower", "Progress", "format_duration"]
 
 
 def format_duration(seconds: float) -> str:
@@ -58,3 +61,31 @@ class Progress:
         """Remove the bar, if there is one."""
         if self.bar is not None:
             self.bar.close()
+
+
+class LogFollower:
+    """Echo the lines a job appends to its log (epoch, loss, lr, images/s, ETA) as they come.
+
+    `poll` prints every complete line written since the last call; a log that does not exist
+    yet (the job has not started) prints nothing.
+    """
+
+    def __init__(self, path: str | Path, stream: TextIO | None = None) -> None:
+        self.path = Path(path)
+        self.stream = stream
+        self.offset = 0
+
+    def poll(self) -> int:
+        """Print the new complete lines; returns how many."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                text = handle.read()
+        except OSError:
+            return 0
+        complete = text[: text.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        lines = complete.decode("utf-8", errors="replace").splitlines()
+        for line in lines:
+            print(line, file=self.stream or sys.stdout, flush=True)
+        return len(lines)

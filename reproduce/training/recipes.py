@@ -98,10 +98,15 @@ _IMAGENET_DYNAMIXER = {
 }
 
 # ViP (Hou et al., 2021), github houqb/VisionPermutator: the same timm recipe (lr 2e-3, batch
-# 256 x 8, AdamW, wd 0.05, RandAugment, Mixup/CutMix, RE 0.25), but its main.py has model EMA
-# off and 10 warm-up epochs (its command line passes no --warmup-epochs). The README gives only
-# ViP-S/7's command (drop path 0.1); M/7 and L/7 drop paths 0.1 / 0.3 are our reading, by the
-# sizes DynaMixer copies from ViP's configuration table.
+# 256 x 8, AdamW, wd 0.05, RandAugment, Mixup/CutMix, RE 0.25, 20 warm-up epochs from 1e-6:
+# its README's command line, _VIP_COMMAND; commit d1c93e9 raised --warmup-epochs from 5 to 20),
+# with model EMA off (its main.py, commit c08c6c4 "disable ema, we don't use ema in vip"). The
+# README gives only ViP-S/7's command (drop path 0.1); M/7 and L/7 drop paths 0.1 / 0.3 are our
+# reading, by the sizes DynaMixer copies from ViP's configuration table.
+_VIP_COMMAND: Final = (
+    "github houqb/VisionPermutator README.md @ 2cab2ce (2cab2cedecfcc6aa938a341276a61fc6d6505579), "
+    + "line 75: ./distributed_train.sh 8 ... --warmup-lr 1e-6 --warmup-epochs 20"
+)
 _IMAGENET_VIP = {
     "imagenet_vip_s14": ("vip_s14", 0.1, 0.9),
     "imagenet_vip_s7": ("vip_s7", 0.1, 0.9),
@@ -137,10 +142,10 @@ def _imagenet_recipes() -> dict[str, Recipe]:
             name=name,
             model=model,
             dataset="imagenet",
-            source="ViP (Hou et al., 2021): github houqb/VisionPermutator README and main.py",
+            source=f"ViP (Hou et al., 2021): {_VIP_COMMAND}; main.py (EMA off)",
             drop_path=drop_path,
             crop_pct=crop_pct,
-            warmup_epochs=10,
+            warmup_epochs=20,
             model_ema=False,
         )
     for name, (model, drop_path) in _IMAGENET_RESMLP.items():
@@ -212,9 +217,28 @@ def _ablation_recipes(base: Recipe) -> tuple[dict[str, Recipe], dict[str, str], 
 # SGD momentum 0.9, lr 0.01 for the head and 0.01 x 0.01 for the backbone, wd 5e-4, cosine to
 # 2e-4 over 60 epochs stepped per epoch, batch 128 on one GPU, images resized to 224, random
 # crop with 28-pixel padding and flips, CIFAR mean/std, cross-entropy without smoothing,
-# drop path 0.1, EMA weights of the pretrained model).
+# drop path 0.1, EMA weights of the pretrained model). The optimizer gets only some modules:
+# the rest stay frozen at their pretrained values (`_TRANSFER_SCRIPTS`). ViP-S/7's rows follow
+# ViP's own transfer script, which is DynaMixer's but for those modules.
 
 _CIFAR_MEAN, _CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+# Model -> (the transfer script its rows follow, the modules it leaves out of the optimizer).
+_TRANSFER_SCRIPTS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = types.MappingProxyType(
+    {
+        "dynamixer_s": (
+            "github ziyuwwang/DynaMixer transfer_learning/transfer_learning.py @ 038b73b "
+            + "(038b73b2f70308fdb5584d079c84b5df159490e0), lines 154-156: the optimizer gets "
+            + "patch_embed and network at 0.01 x lr and head at lr; the final norm is left out",
+            ("norm",),
+        ),
+        "vip_s7": (
+            "github houqb/VisionPermutator transfer_learning.py @ 2cab2ce "
+            + "(2cab2cedecfcc6aa938a341276a61fc6d6505579), lines 156-157: the optimizer gets "
+            + "network at 0.01 x lr and head at lr; patch_embed and the final norm are left out",
+            ("patch_embed", "norm"),
+        ),
+    }
+)
 
 
 def _cifar_recipes() -> dict[str, Recipe]:
@@ -224,15 +248,13 @@ def _cifar_recipes() -> dict[str, Recipe]:
             continue
         dataset = row.cells["dataset"].replace("-", "").lower()  # "CIFAR-10" -> "cifar10"
         name = f"{dataset}_{row.zoo_name}"
+        script, frozen = _TRANSFER_SCRIPTS[row.zoo_name]
         recipes[name] = Recipe(
             name=name,
             model=row.zoo_name,
             dataset=dataset,
             overrides=dict(row.overrides),
-            source=(
-                "paper Sec. 4.5 (SGD, cosine, 60 epochs) + Table 9; "
-                + "github ziyuwwang/DynaMixer transfer_learning/transfer_learning.py"
-            ),
+            source=f"paper Sec. 4.5 (SGD, cosine, 60 epochs) + Table 9; {script}",
             epochs=60,
             batch_size=128,
             paper_gpus=1,
@@ -253,6 +275,7 @@ def _cifar_recipes() -> dict[str, Recipe]:
             std=_CIFAR_STD,
             init_from=f"imagenet_{row.zoo_name}",
             backbone_lr_scale=0.01,
+            frozen_modules=frozen,
             amp=False,
             table=9,
             row=row.cells["dataset"],

@@ -1,7 +1,10 @@
-"""The results store for training runs: one JSON record per config key under ``results/runs/``.
+"""The results store: one JSON record per training config key or evaluation under ``results/runs/``.
 
-The table generator reads finished runs with `load_results`; the launcher and the job write
-records with `write_record` (atomically). A record's ``status`` is one of `STATUSES`:
+A record's ``kind`` is ``training`` (a run of a recipe; records written before kinds existed
+are training records) or ``evaluation`` (a checkpoint evaluated on an image folder, by
+``python -m reproduce evaluate``). The table generator reads them with `load_results`; the
+launcher, the job and the evaluate command write them with `write_record` (atomically). A
+record's ``status`` is one of `STATUSES`:
 ``submitted`` (the launcher handed it to submitit), ``running``, ``requeued`` (preempted or
 timed out, checkpointed, waiting to resume), ``completed``, ``failed`` (``error`` and
 ``log_paths`` say why and where), ``cancelled``, ``interrupted`` (stopped on purpose after some
@@ -27,10 +30,12 @@ from benchmarks.files import REPO_ROOT, RESULTS_DIR, write_text_atomic
 __all__ = [
     "ACTIVE",
     "DEFAULT_RUNS_DIR",
+    "KINDS",
     "SCHEMA",
     "STATUSES",
-    "git_commit",
+    "git_state",
     "host",
+    "kind_of",
     "load_record",
     "load_results",
     "mark_ended",
@@ -44,7 +49,10 @@ __all__ = [
     "write_record",
 ]
 
-SCHEMA = 1
+# 2: records say their kind, the batch a run reached (world size, per-process batch,
+# accumulation steps, global batch), its whole history and whether the tree was dirty.
+SCHEMA = 2
+KINDS = ("training", "evaluation")
 STATUSES = (
     "submitted",
     "running",
@@ -89,13 +97,28 @@ def update_record(runs_dir: str | Path, key: str, **fields: Any) -> dict[str, An
     return record
 
 
+def kind_of(record: Mapping[str, Any]) -> str:
+    """A record's kind; records written before kinds existed are training records."""
+    return str(record.get("kind", "training"))
+
+
 def load_results(
-    runs_dir: str | Path | None = None, status: str | None = "completed"
+    runs_dir: str | Path | None = None,
+    status: str | None = "completed",
+    kinds: tuple[str, ...] = ("training",),
 ) -> list[dict[str, Any]]:
-    """Every record in the store (only those with ``status``, unless status is None)."""
+    """The records in the store with ``status`` (any, if None) of ``kinds``.
+
+    By default completed training records only; ``kinds=KINDS`` adds the evaluations.
+    """
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown record kind(s) {unknown}; accepted: {KINDS}")
     folder = Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
-    return [r for r in records if status is None or r.get("status") == status]
+    return [
+        r for r in records if (status is None or r.get("status") == status) and kind_of(r) in kinds
+    ]
 
 
 def path_for_record(path: str | Path | None) -> str | None:
@@ -156,26 +179,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def git_commit(root: str | Path = REPO_ROOT) -> str | None:
-    """HEAD's commit of the repository at ``root``, with ``-dirty`` if tracked files changed."""
+def _git(root: str | Path, *arguments: str) -> str:
+    """The output of ``git -C root ARGUMENTS`` (raises OSError or SubprocessError on failure)."""
+    command = ["git", "-C", str(root), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=10).stdout
+
+
+def git_state(root: str | Path = REPO_ROOT) -> dict[str, Any]:
+    """HEAD's commit of the repository at ``root`` and whether tracked files differ from it
+    (``tree_dirty``); both None outside a git checkout."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        sha = _git(root, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no").strip())
     except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{sha}-dirty" if dirty else sha
+        return {"commit": None, "tree_dirty": None}
+    return {"commit": sha, "tree_dirty": dirty}
 
 
 def versions() -> dict[str, str]:

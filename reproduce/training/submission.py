@@ -3,7 +3,8 @@
 `submit` writes each config's ``submitted`` record, then hands the jobs to the executor: on
 Slurm one job, or one job array for several configs; locally one after another, so a
 workstation is not oversubscribed. `wait` waits for the jobs and records what a job could not
-record itself (cancelled, or killed before it could say so).
+record itself (cancelled, or killed before it could say so); while it waits, it shows the
+job's progress lines from its log.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import submitit
 from reproduce.launch import make_executor
 from reproduce.training import store
 from reproduce.training.plan import Launch, Plan
+from reproduce.training.progress import LogFollower
 
 __all__ = ["submit", "wait"]
 
@@ -126,12 +128,17 @@ def wait(
     launches: list[Launch] | None = None,
     poll_s: float = 2.0,
 ) -> list[dict[str, Any]]:
-    """Wait for ``jobs``; record cancellations and deaths the job itself could not record."""
+    """Wait for ``jobs``, echoing each job's log as it grows (its epoch, loss, lr, images/s and
+    ETA); record cancellations and deaths the job itself could not record."""
     launches = launches if launches is not None else the_plan.to_run
     results = []
     for launch, job in zip(launches, jobs, strict=True):
-        while the_plan.executor != "debug" and not job.done():  # a debug job runs in result()
-            time.sleep(poll_s)
+        if the_plan.executor != "debug":  # a debug job runs in result(), printing here itself
+            log = LogFollower(job.paths.stdout)
+            while not job.done():
+                log.poll()
+                time.sleep(poll_s)
+            log.poll()
         state = str(job.state)
         error = ""
         if not state.upper().startswith("CANCELLED"):  # result() would wait for a pickle

@@ -175,5 +175,8 @@ def run_record(**fields: Any) -> dict[str, Any]:
         "changed": {},
         "top1": 82.31,
         "finished": "2026-01-01T00:00:00+00:00",
+        "kind": "training",
+        "global_batch": 2048,  # the recipe's: a run of another global batch does not count
+        "recipe_global_batch": 2048,
     }
     return record | fields

@@ -105,6 +105,8 @@ def test_tiny_training_job_completes_and_its_result_lands(tiny_run: dict) -> Non
     # The result pickle lands before Slurm's accounting says COMPLETED (a second or so).
     _wait_until(lambda: job.state == "COMPLETED", 60, f"sacct to report job {job.job_id} done")
     assert record["executor"] == "slurm" and record["job_id"] == str(job.job_id)
+    batch = (record["world_size"], record["accumulation_steps"], record["global_batch"])
+    assert batch == (1, 2, 64)  # 32 per step, accumulated to digits' global batch
     stored = store.load_record(
         Path(record["run_dir"]).parent.parent / "results", record["config_key"]
     )
@@ -189,11 +191,15 @@ def test_job_reaching_its_time_limit_is_requeued_and_finishes(tmp_path: Path, ti
 
 
 def test_two_task_job_trains_with_torch_distributed(tmp_path: Path) -> None:
-    # One process per task, torch.distributed (gloo on CPU) set up from submitit's environment.
-    the_plan, [job] = _launch(tmp_path, "digits", *TINY, "epochs=2", "--tasks-per-node", "2")
+    # One process per task, torch.distributed (gloo on CPU) set up from submitit's environment;
+    # 16 images per process and step, 2 accumulation steps (DDP syncing on the second only)
+    # reach digits' global batch of 64.
+    argv = ["digits", *TINY, "batch_size=16", "epochs=2", "--tasks-per-node", "2"]
+    the_plan, [job] = _launch(tmp_path, *argv)
     [record] = wait(the_plan, [job])
     assert record["status"] == "completed", record.get("error")
-    assert record["world_size"] == 2 and record["global_batch"] == 64
+    assert record["world_size"] == 2 and record["accumulation_steps"] == 2
+    assert record["global_batch"] == record["recipe_global_batch"] == 64
     assert len(job.results()) == 2  # both ranks returned
     history = _metrics(Path(the_plan.launches[0].job.run_dir))
     assert [m["epoch"] for m in history] == [0, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,6 +15,7 @@ from reproduce.training import store
 from reproduce.training.checkpoints import read_training_checkpoint
 from reproduce.training.overrides import config_key, parse_overrides, resolve
 from reproduce.training.plan import plan
+from reproduce.training.submission import wait
 
 # Few samples, small batches: a few optimizer steps per epoch on one thread.
 TINY = ["train_subset=192", "val_subset=96", "batch_size=32", "log_every=1000", "threads=1"]
@@ -61,10 +63,17 @@ def test_digits_run_writes_result_metrics_and_checkpoints(digits_run: dict, tmp_
     assert 0 <= record["top5"] <= 100 and record["top1"] <= record["top5"]
     assert record["params"] == 73362
     assert record["device"].startswith("cpu") and record["executor"] == "debug"
-    assert record["commit"] is None or len(record["commit"]) >= 40
+    assert record["commit"] is None or len(record["commit"]) == 40
+    assert record["tree_dirty"] in (True, False) and record["kind"] == "training"
+    # batch_size=32 per process on one process: 2 accumulation steps reach digits' global 64.
+    assert (record["world_size"], record["batch_size"], record["accumulation_steps"]) == (1, 32, 2)
+    assert record["global_batch"] == record["recipe_global_batch"] == 64
+    assert record["initial_weights"] is None
     run_dir = tmp_path / "runs" / record["config_key"]
     lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in lines] == [0, 1]
+    assert record["history"] == lines  # the record stands without the run folder
+    assert record["top1"] == max(x["eval_top1"] for x in lines)  # the best epoch's
     for column in ("train_loss", "top1", "top5", "lr", "images_per_s", "epoch_time_s"):
         assert column in lines[0]
     checkpoint = read_training_checkpoint(run_dir / "last.pt")
@@ -178,7 +187,8 @@ def test_dry_run_imagenet_s_m_l(tmp_path: Path, store_args: list[str], monkeypat
         assert f"crop_pct {crop}" in block
         assert "300 + 10 cooldown epochs, adamw lr 0.002 wd 0.05, cosine to 1e-05" in block
         assert "20 warm-up epochs from 1e-06" in block
-        assert f"batch:     {batch} per process x 8 processes = {batch * 8}" in block
+        assert f"batch:     {batch} per process x 8 processes x 1 accumulation steps = " in block
+        assert f"= {batch * 8} (recipe's global batch: {batch * 8}, on 8 GPUs)" in block
         augment = "aa=rand-m9-mstd0.5-inc1 mixup 0.8 cutmix 1.0 smoothing 0.1 reprob 0.25 (pixel)"
         assert augment in block
         assert "AMP True" in block and "WARNING:   would fail: imagenet needs --data" in block
@@ -207,4 +217,51 @@ def test_dry_run_single_config_options(tmp_path: Path, store_args: list[str], ca
     assert "#SBATCH --array" not in out and "would submit one job" in out
     assert "#SBATCH --nodes=2" in out and "#SBATCH --gpus-per-node=4" in out
     assert "#SBATCH --constraint=a100" in out and "#SBATCH --time=600" in out
-    assert "128 per process x 8 processes = 1024" in out
+    assert "128 per process x 8 processes x 1 accumulation steps = 1024" in out
+
+
+def test_dry_run_on_fewer_gpus_accumulates_to_the_recipes_global_batch(
+    store_args: list[str], capsys
+) -> None:
+    argv = ["imagenet_dynamixer_s", "--executor", "slurm", "--gpus-per-node", "2", "--dry-run"]
+    assert train_command.main([*argv, *store_args]) == 0
+    out = capsys.readouterr().out
+    assert "256 per process x 2 processes x 4 accumulation steps = 2048" in out
+    assert train_command.main([*argv, "accumulation_steps=1", *store_args]) == 0
+    out = capsys.readouterr().out
+    assert "make a global batch of 512, not the recipe's 2048: no table will take the run" in out
+    with pytest.raises(SystemExit):
+        train_command.main([*argv, "batch_size=96", *store_args])
+    assert "global batch 2048 is not a whole number of steps" in capsys.readouterr().err
+
+
+class _FakeJob:
+    """A submitted job whose log grows by one progress line per poll, then ends."""
+
+    def __init__(self, log: Path, lines: list[str]) -> None:
+        self.paths = SimpleNamespace(stdout=log, stderr=log.with_suffix(".err"))
+        self.lines, self.state, self.job_id = lines, "RUNNING", "7"
+
+    def done(self) -> bool:
+        if self.lines:
+            with self.paths.stdout.open("a") as handle:
+                handle.write(self.lines.pop(0) + "\n")
+            return False
+        self.state = "COMPLETED"
+        return True
+
+    def results(self) -> list[dict]:
+        return [{"status": "completed", "config_key": "digits"}]
+
+
+def test_waiting_for_a_local_job_shows_its_progress(tmp_path: Path, capsys) -> None:
+    lines = [
+        "training digits: dynamixer_digits (0.07M params) ...",
+        "epoch 1/30 step 10/22 loss 2.2031 lr 1.41e-03 610 img/s ETA 1:02",
+        "epoch 1/30: train loss 2.1, val top-1 40.00 top-5 80.00, 600 img/s, 2.3 s",
+    ]
+    the_plan = _plan(["digits", "--runs-dir", str(tmp_path)])
+    job = _FakeJob(tmp_path / "0_log.out", list(lines))
+    [result] = wait(the_plan, [job], poll_s=0.0)
+    assert result["status"] == "completed"
+    assert capsys.readouterr().out.splitlines() == lines
