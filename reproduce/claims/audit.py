@@ -11,7 +11,9 @@ import pandas as pd
 from reproduce.claims.construction import RemovalCount, table8_removals
 from reproduce.claims.counts import row_checks, table1_checks
 from reproduce.claims.prose import prose_checks
-from reproduce.claims.speed import speed_checks
+from reproduce.claims.sources import date_checks, source_checks
+from reproduce.claims.speed import Timing, speed_checks
+from reproduce.claims.statements import statement_checks
 from reproduce.claims.verdicts import Check
 from reproduce.tables.counts import Measurement
 from reproduce.tables.specs import MeasureKey
@@ -21,11 +23,9 @@ __all__ = ["Audit", "build_audit"]
 
 @dataclass(frozen=True)
 class Audit:
-    """Every check, the rows nothing here builds, and Table 8's construction counts."""
+    """Every check, and Table 8's construction counts."""
 
     checks: list[Check]
-    unbuilt_rows: int
-    unbuilt_figures: int
     removals: list[RemovalCount] = field(default_factory=list)
 
 
@@ -33,14 +33,18 @@ def build_audit(
     measurements: Mapping[MeasureKey, Measurement],
     results: Sequence[Mapping[str, Any]],
     table4_frames: Sequence[tuple[str, pd.DataFrame]],
+    other_timings: Sequence[tuple[str, dict[str, Timing]]] = (),
 ) -> Audit:
-    """Check every figure: counts and top-1 of Tables 1-9, the prose, and the speed claims
-    against each measured Table 4 (given as (file name, frame) pairs)."""
-    rows, unbuilt_rows, unbuilt_figures = row_checks(measurements, results)
+    """Check every figure: counts, configurations and top-1 of Tables 1-9, the prose (sizes and
+    what needs no training), the speed claims against each measured Table 4 (given as (file
+    name, frame) pairs) and other interleaved runs, and the paper against its sources."""
     checks = [
         *table1_checks(measurements),
-        *rows,
+        *row_checks(measurements, results),
         *prose_checks(measurements),
-        *speed_checks(table4_frames),
+        *statement_checks(measurements),
+        *speed_checks(table4_frames, other_timings),
+        *source_checks(),
+        *date_checks(),
     ]
-    return Audit(checks, unbuilt_rows, unbuilt_figures, table8_removals())
+    return Audit(checks, table8_removals())

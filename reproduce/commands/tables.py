@@ -18,10 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.fastpath.render import read_report
 from benchmarks.files import RESULTS_DIR, write_text_atomic
-from reproduce.claims.audit import build_audit
+from reproduce.claims.audit import Audit, build_audit
+from reproduce.claims.speed import Timing, fastpath_timings
+from reproduce.claims.verdicts import CLOSE, NOT_REPRODUCED, Check
 from reproduce.render import figure1
 from reproduce.render.report import render_report
+from reproduce.render.table1 import render_table1
 from reproduce.render.tables import render_table
 from reproduce.render.text import duration_text
 from reproduce.render.zoo import render_zoo
@@ -34,10 +38,11 @@ from reproduce.tables.counts import (
 )
 from reproduce.tables.frames import table_frame
 from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
+from reproduce.tables.table1 import table1_frame
 from reproduce.tables.zoo import zoo_frame, zoo_keys
 from reproduce.training.store import KINDS, load_results
 
-__all__ = ["main", "make_parser", "table4_frames"]
+__all__ = ["fastpath_timing_runs", "main", "make_parser", "table4_frames"]
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -69,6 +74,23 @@ def table4_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
     return [(path.name, pd.read_csv(path)) for path in paths]
 
 
+def fastpath_timing_runs(output_dir: str | Path) -> list[tuple[str, dict[str, Timing]]]:
+    """DynaMixer-S and ViP-S/7 as each committed fast-path report timed them, by file name."""
+    runs = []
+    for path in sorted(Path(output_dir).glob("fastpath_*.json")):
+        runs.append((f"fast-path report ({path.name})", fastpath_timings(read_report(path))))
+    return runs
+
+
+def table_findings(audit: Audit, number: int) -> list[Check]:
+    """The prose's claims about Table ``number`` that are not reproduced."""
+    return [
+        c
+        for c in audit.checks
+        if c.table == number and c.kind == "claim" and c.verdict in (NOT_REPRODUCED, CLOSE)
+    ]
+
+
 def _check_counts(frames: Mapping[int, pd.DataFrame], output_dir: Path) -> int:
     problems = []
     for number, frame in frames.items():
@@ -88,10 +110,13 @@ def _write(
     output_dir: Path,
 ) -> list[Path]:
     written = []
+    audit = build_audit(
+        measurements, results, table4_frames(output_dir), fastpath_timing_runs(output_dir)
+    )
     for number, frame in frames.items():
         spec = TABLE_SPECS[number]
         stem = output_dir / f"table{number}"
-        markdown = render_table(spec, frame, measurements)
+        markdown = render_table(spec, frame, measurements, table_findings(audit, number))
         written.append(write_text_atomic(stem.with_suffix(".md"), markdown))
         written.append(write_text_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False)))
     zoo = zoo_frame(measurements)
@@ -100,7 +125,9 @@ def _write(
         write_text_atomic(output_dir / "model_zoo.md", render_zoo(zoo, environment.ptflops_version))
     )
     written.append(write_text_atomic(output_dir / "model_zoo.csv", zoo.to_csv(index=False)))
-    audit = build_audit(measurements, results, table4_frames(output_dir))
+    frame1 = table1_frame(measurements)
+    written.append(write_text_atomic(output_dir / "table1.md", render_table1(frame1)))
+    written.append(write_text_atomic(output_dir / "table1.csv", frame1.to_csv(index=False)))
     report = render_report(audit, environment)
     written.append(write_text_atomic(output_dir / "REPORT.md", report))
     zoo_params = {

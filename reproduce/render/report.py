@@ -1,4 +1,9 @@
-"""REPORT.md: every check of :mod:`reproduce.claims`, rendered; nothing is parsed back."""
+"""REPORT.md: the audit, rendered from :mod:`reproduce.claims`'s checks; nothing is parsed back.
+
+The first screen says what was reproduced, what was not, and what cannot be judged here: the
+verdicts with their tolerances, counts per verdict and per table, and every finding that is not
+reproduced. The sections below give every check with its arithmetic or reason.
+"""
 
 from __future__ import annotations
 
@@ -10,132 +15,108 @@ import pandas as pd
 from benchmarks.records import Environment
 from reproduce.claims.audit import Audit
 from reproduce.claims.construction import RemovalCount
-from reproduce.claims.verdicts import MATCH, MISMATCH, NOT_CHECKED, Check
-from reproduce.paper import OWN_MODEL
+from reproduce.claims.verdicts import (
+    CLOSE,
+    NOT_CHECKABLE,
+    NOT_REPRODUCED,
+    TOLERANCES,
+    VERDICTS,
+    Check,
+)
 from reproduce.render.table4 import claim_line
 from reproduce.render.text import escape_cell
 
 __all__ = ["render_report", "table8_lines"]
 
-_KINDS = ["params", "FLOPs", "configuration", "ratio", "speed", "top-1"]
 
-
-def _measured(check: Check) -> str:
-    if check.kind == "speed" and check.claim_id:
-        return f"paper {check.paper_figure}, measured {check.measured_figure}"
-    return check.measured
+def _where(check: Check) -> str:
+    """The first screen's row for a check: its table, the prose, or the paper's sources."""
+    if check.kind == "source":
+        return "Sources"
+    return f"Table {check.table}" if check.table is not None else "Prose"
 
 
 def _how(check: Check) -> str:
-    if check.kind == "speed" and check.claim_id:
-        return f"the Table 4 check of claim {check.claim_id}: {claim_line(check)}"
-    return check.how
+    if check.kind == "speed" and check.claim_id and check.paper_figure:
+        return f"{check.why}; the check: {claim_line(check)}"
+    return check.why
 
 
-def _checks_table(checks: Sequence[Check], speed: bool = False) -> str:
+def _checks_table(checks: Sequence[Check], device: bool = False) -> str:
     frame = pd.DataFrame(
         {
             "source": [c.source for c in checks],
             "about": [c.subject for c in checks],
             "what": [c.kind for c in checks],
             "paper": [c.paper for c in checks],
-            "measured": [_measured(c) for c in checks],
-            "verdict": [c.outcome for c in checks],
-            "convention / arithmetic": [_how(c) for c in checks],
-            **({"device": [c.device for c in checks]} if speed else {}),
+            "measured": [c.measured for c in checks],
+            "verdict": [c.verdict for c in checks],
+            "why": [_how(c) for c in checks],
+            **({"device": [c.device for c in checks]} if device else {}),
         }
     ).map(escape_cell)
     return frame.to_markdown(index=False, disable_numparse=True)
 
 
-def _summary_rows(checks: Sequence[Check]) -> list[dict[str, object]]:
-    summary = []
-    for kind in [*_KINDS, None]:
-        subset = [c for c in checks if kind is None or c.kind == kind]
-        counts = Counter(c.outcome for c in subset)
-        summary.append(
-            {
-                "figures": "**all**" if kind is None else kind,
-                "checked": counts[MATCH] + counts[MISMATCH],
-                "match": counts[MATCH],
-                "do not match": counts[MISMATCH],
-                "not checked": counts[NOT_CHECKED],
-            }
-        )
-    return summary
+def _counts(checks: Sequence[Check]) -> pd.DataFrame:
+    """Checks per verdict, per table (and for the prose and the sources), with totals."""
+    order = [f"Table {n}" for n in range(1, 10)] + ["Prose", "Sources"]
+    counts = Counter((_where(c), c.verdict) for c in checks)
+    rows = []
+    for where in [w for w in order if any(k[0] == w for k in counts)]:
+        row = {"where": where, **{v: counts[(where, v)] for v in VERDICTS}}
+        rows.append(row | {"all": sum(row[v] for v in VERDICTS)})
+    total = {v: sum(r[v] for r in rows) for v in VERDICTS}
+    rows.append({"where": "**all**", **total, "all": sum(total.values())})
+    return pd.DataFrame(rows)
 
 
-def _summary_section(audit: Audit, environment: Environment, devices: list[str]) -> list[str]:
+def _first_screen(audit: Audit, environment: Environment) -> list[str]:
     checks = audit.checks
-    summary = _summary_rows(checks)
-    total = summary[-1]
-    conventions = Counter(
-        c.how.split(";")[0] for c in checks if c.outcome == MATCH and c.kind in ("params", "FLOPs")
-    )
-    truncated = "; ".join(
-        f"{c.source} {c.subject} {c.paper} ({c.measured.split('(')[-1].rstrip(')')})"
-        for c in checks
-        if c.outcome == MATCH and c.how.startswith("truncation only")
-    )
+    counts = Counter(c.verdict for c in checks)
+    summary = ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
+    not_reproduced = [c for c in checks if c.verdict == NOT_REPRODUCED]
     return [
-        "# Consistency report: the paper's figures against this suite's measurements",
+        "# Reproducibility audit: the DynaMixer paper against this suite",
         "",
         "Generated by `nox -s reproduce_tables` (`python -m reproduce tables`); do not edit. "
-        + "Counts made on PyTorch's meta device (shapes only, so they depend on these versions "
-        + "and not on the machine or the day): torch "
-        + f"{environment.torch_version}, timm {environment.timm_version}, ptflops "
-        + f"{environment.ptflops_version} (aten backend, counting multiply-accumulates, which "
-        + "is what the paper's FLOPs columns count).",
+        + "Counts made on PyTorch's meta device (shapes only: they depend on these versions, not "
+        + f"on the machine or the day): torch {environment.torch_version}, timm "
+        + f"{environment.timm_version}, ptflops {environment.ptflops_version} (aten backend, "
+        + "multiply-accumulates, which is what the paper's FLOPs columns count).",
         "",
-        "## Summary",
+        f"**{len(checks)} figures and claims checked: {summary}.**",
         "",
-        f"**{total['checked']} figures checked: {total['match']} match, "
-        + f"{total['do not match']} do not match**; {total['not checked']} not checkable here "
-        + "(top-1 accuracies without a training run of that configuration"
-        + ("" if devices else "; speed claims without a measured Table 4")
-        + f"). {audit.unbuilt_figures} more figures, in {audit.unbuilt_rows} rows of Tables 2, "
-        + '3 and 9, are about models neither our zoo nor timm builds ("not in zoo") and are '
-        + "out of scope.",
+        "Verdicts, each with its tolerance (stated once, here):",
         "",
-        pd.DataFrame(summary).to_markdown(index=False),
+        *[f"- **{verdict}**: {TOLERANCES[verdict]}." for verdict in VERDICTS],
         "",
-        "Conventions. Parameter counts are printed in whole millions, FLOPs in G to one decimal "
-        + "(17G once, in prose). The paper does not round consistently, so a printed figure "
-        + "matches when rounding half up or truncating the measured value to the printed "
-        + "precision gives it; each match says which. Of the "
-        + f"{sum(conventions.values())} matching counts: "
-        + ", ".join(f"{n} by {how}" for how, n in conventions.most_common())
-        + f". Truncation-only matches: {truncated or 'none'}.",
+        _counts(checks).to_markdown(index=False),
+        "",
+        f"## Not reproduced ({len(not_reproduced)})",
+        "",
+        *[
+            f"- **{c.source}, {c.subject}** ({c.kind}): paper {c.paper}; "
+            + f"{'source' if c.kind == 'source' else 'measured'} {c.measured}. "
+            + f"{_how(c)}."
+            for c in not_reproduced
+        ],
         "",
     ]
 
 
-def _mismatch_section(checks: Sequence[Check]) -> list[str]:
-    mismatches = [c for c in checks if c.outcome == MISMATCH]
-    count_mismatches = [c for c in mismatches if c.kind in ("params", "FLOPs")]
-    rounded_up = [c for c in count_mismatches if "rounding up" in c.how]
-    about_ours = [c for c in count_mismatches if c.subject.startswith(OWN_MODEL)]
-    lines = ["## Mismatches", ""]
-    if count_mismatches:
-        lines += [
-            f"Of the {len(count_mismatches)} parameter and FLOPs mismatches, "
-            + f"{len(rounded_up)} are what rounding up (a third convention) would print, and "
-            + (
-                f"{len(about_ours)} concern a {OWN_MODEL}"
-                if about_ours
-                else f"none concerns a {OWN_MODEL}: all are figures of other papers' models "
-                + "that the paper quotes"
-            )
-            + ".",
-            "",
-        ]
-    if not mismatches:
-        return [*lines, "None."]
-    return lines + [
-        f"- **{c.source}, {c.subject}, {c.kind}**: paper {c.paper}; measured {_measured(c)}. "
-        + f"{_how(c)}."
-        + (f" Device: {c.device}." if c.device else "")
-        for c in mismatches
+def _close_and_unjudged(checks: Sequence[Check]) -> list[str]:
+    close = [c for c in checks if c.verdict == CLOSE]
+    reasons = Counter(c.why for c in checks if c.verdict == NOT_CHECKABLE)
+    return [
+        f"## Close ({len(close)})",
+        "",
+        *[f"- {c.source}, {c.subject} ({c.kind}): paper {c.paper}; {c.why}." for c in close],
+        "",
+        f"## Not checkable here, by reason ({sum(reasons.values())})",
+        "",
+        *[f"- {n} × {why}" for why, n in reasons.most_common()],
+        "",
     ]
 
 
@@ -171,31 +152,28 @@ def table8_lines(removals: Sequence[RemovalCount]) -> list[str]:
     return [*lines, "", f"With our construction {ours_text}; {kept_text}."]
 
 
-def _speed_section(speed: Sequence[Check], devices: list[str]) -> list[str]:
-    lines = ["## Speed claims", ""]
-    if devices:
-        lines.append(
-            "Checked against the measured Table 4 (read from its CSV, not re-timed) on: "
-            + "; ".join(devices)
-            + ". The paper timed batch 32 on one V100; orderings and ratios, not absolute "
-            + "images/s, are compared."
-        )
-    else:
-        lines.append(
-            "Not checked: no measured `results/table4.csv`; run `nox -s reproduce_table4` "
-            + "(then `nox -s reproduce_tables` again)."
-        )
-    return [*lines, "", _checks_table(speed, speed=True), ""]
-
-
-def render_report(audit: Audit, environment: Environment) -> str:
-    """The whole REPORT.md (``environment``: where the counts were made)."""
+def _sections(audit: Audit) -> list[str]:
     checks = audit.checks
     speed = [c for c in checks if c.kind == "speed"]
-    devices = sorted({c.device for c in speed if c.device})
-    lines = [
-        *_summary_section(audit, environment, devices),
-        *_mismatch_section(checks),
+    return [
+        "## Speed claims",
+        "",
+        "The paper timed batch 32 on one V100. Each ratio here is between models timed "
+        + "interleaved in one run (one batch of each per round), with the min–max of its "
+        + "per-round ratios; a claim whose interval straddles it is inconclusive at this noise, "
+        + "and on a CPU every check is indicative only.",
+        "",
+        _checks_table(speed, device=True),
+        "",
+        "## Claims that need no training",
+        "",
+        "Checked against the real operation, the counts, and the paper's own tables.",
+        "",
+        _checks_table([c for c in checks if c.kind == "claim"]),
+        "",
+        "## The paper against its sources",
+        "",
+        _checks_table([c for c in checks if c.kind == "source"]),
         "",
         "## Table 8: which construction of a removed branch the printed counts fit",
         "",
@@ -206,16 +184,24 @@ def render_report(audit: Audit, environment: Environment) -> str:
         "",
         *table8_lines(audit.removals),
         "",
-        *_speed_section(speed, devices),
+    ]
+
+
+def render_report(audit: Audit, environment: Environment) -> str:
+    """The whole REPORT.md (``environment``: where the counts were made)."""
+    checks = audit.checks
+    lines = [
+        *_first_screen(audit, environment),
+        *_close_and_unjudged(checks),
+        *_sections(audit),
         "## Every check",
         "",
     ]
-    for title, kinds_here in (
+    for title, kinds in (
         ("Parameters and FLOPs", ("params", "FLOPs")),
         ("Table 1 configuration", ("configuration",)),
-        ("Comparisons stated in the prose", ("ratio",)),
         ("Top-1 accuracy", ("top-1",)),
     ):
-        subset = [c for c in checks if c.kind in kinds_here]
+        subset = [c for c in checks if c.kind in kinds]
         lines += [f"### {title}", "", _checks_table(subset), ""]
     return "\n".join(lines)

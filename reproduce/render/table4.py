@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
 from reproduce.claims.speed import table4_claims
-from reproduce.claims.verdicts import MATCH, MISMATCH, Check
+from reproduce.claims.verdicts import Check
 from reproduce.render.text import duration_text, rate_text, ratio_text, share_text
 from reproduce.tables.table4 import (
     FLOPS_COLUMN,
@@ -27,6 +27,7 @@ from reproduce.tables.table4 import (
 )
 
 __all__ = [
+    "bf16_sentence",
     "claim_line",
     "device_description",
     "display_frame",
@@ -132,6 +133,29 @@ def _mfu_sentence(frame: pd.DataFrame) -> str:
     )
 
 
+def bf16_sentence(device: str, precision: str, cpu_bf16: object) -> str:
+    """For bf16 autocast on a CPU: whether the CPU ran it natively or emulated it ("" else).
+
+    ``cpu_bf16`` is a record's flags as written ("avx512_bf16 amx_bf16", "none", "unknown").
+    """
+    if device != "cpu" or precision != "amp-bf16":
+        return ""
+    flags = str(cpu_bf16) if isinstance(cpu_bf16, str) else "unknown"
+    if flags == "none":
+        return (
+            "bf16 is emulated on this CPU (no AVX512-BF16 or AMX): its bf16 matmuls run slower "
+            + "than fp32, so these rates measure the emulation, not bf16 hardware. "
+        )
+    if flags == "unknown":
+        return "Whether this CPU has native bf16 was not recorded. "
+    return f"bf16 runs natively on this CPU ({flags}). "
+
+
+def _bf16_sentence(frame: pd.DataFrame) -> str:
+    run = _run(frame)
+    return bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
+
+
 def table4_caption(frame: pd.DataFrame) -> str:
     """One line: what was measured, where, how, with which libraries, and how long it took."""
     run = _run(frame)
@@ -149,6 +173,7 @@ def table4_caption(frame: pd.DataFrame) -> str:
         + f"images/s of {int(run['iters'])} timed batches after {int(run['warmup'])} warm-up "
         + "[min–max], the models interleaved (each round times one batch of every model in "
         + f"turn){_load_sentence(frame)}. "
+        + _bf16_sentence(frame)
         + f"Params and FLOPs (multiply-accumulates, {run['flop_counter']}) counted from the "
         + f"models' shapes. Throughput relative to {reference_label} (= 1.00). "
         + _mfu_sentence(frame)
@@ -161,7 +186,9 @@ def table4_caption(frame: pd.DataFrame) -> str:
 
 def claim_line(check: Check) -> str:
     """A checked claim as one sentence: what, the paper's figure, ours, the verdict."""
-    verdict = {MATCH: "holds", MISMATCH: "does not hold"}.get(check.outcome, "not checked")
+    verdict = {True: "holds", False: "does not hold", None: "inconclusive at this noise"}[
+        check.holds_here
+    ]
     # A figure that is itself a list ("+3.6% params, +4.3% FLOPs") ends with a semicolon.
     separator = ";" if "," in check.paper_figure else ","
     return (

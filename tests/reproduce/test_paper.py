@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -247,7 +248,18 @@ def test_claims_are_quoted_and_interpreted() -> None:
         assert claim.id == claim_id
         assert claim.quote
         assert claim.section
-        assert claim.numbers
+        # A claim states figures, or says which figures it is checked against.
+        assert claim.numbers or claim.interpretation, claim_id
+
+
+def test_every_claim_is_quoted_verbatim_from_the_paper() -> None:
+    """The quotes are the paper's text (whitespace aside): a retyped quote fails here."""
+    paper = Path(__file__).resolve().parents[3] / "shared" / "paper" / "dynamixer-icml2022.txt"
+    if not paper.exists():
+        pytest.skip(f"the paper's text is not beside this checkout ({paper})")
+    text = " ".join(paper.read_text(encoding="utf-8").split())
+    for claim in CLAIMS.values():
+        assert " ".join(claim.quote.split()) in text, claim.id
     assert "about $16\\% \\sim 18\\%$ lower" in get_claim("throughput_lower_than_vip").quote
     assert get_claim("throughput_lower_than_vip").interpretation is not None
     with pytest.raises(ValueError, match="no claim 'nope'"):

@@ -102,13 +102,13 @@ def test_claim_footnote_says_which_claims_hold() -> None:
     assert "- DynaMixer-S faster than ResMLP B24: paper 2.56x, measured 2.00x" in footnote
     assert (
         "- DynaMixer-M about 16%–18% slower than ViP-M/7: paper 16.4% (Table 4), "
-        + "measured 25.0% (slower) — does not hold"
+        + "measured 25.0% (slower) [25.0–25.0] — does not hold"
     ) in footnote
     assert (
         "- DynaMixer-M about 5% larger than ViP-M/7: paper +3.6% params, +4.3% FLOPs; "
         + "measured +3.4% params, +4.3% FLOPs — holds"
     ) in footnote
-    checks = {c.subject: c.outcome == "match" for c in table4_claims(table4_frame(fixed_result()))}
+    checks = {c.subject: c.holds_here for c in table4_claims(table4_frame(fixed_result()))}
     assert all(claim_line(c) in footnote for c in table4_claims(table4_frame(fixed_result())))
     assert checks == {
         "DynaMixer-S faster than ViP-M/7": True,
@@ -118,7 +118,10 @@ def test_claim_footnote_says_which_claims_hold() -> None:
     }
     # Where DynaMixer-S is the slower one, the claim fails, and says so.
     slower = render(fixed_result(rates={**RATES, "vip_m7": 25.0}))
-    assert "DynaMixer-S faster than ViP-M/7: paper 1.41x, measured 0.80x — does not hold" in slower
+    assert (
+        "DynaMixer-S faster than ViP-M/7: paper 1.41x, measured 0.80x [0.80–0.80] — does not hold"
+        in slower
+    )
     # Only claims whose models were measured are listed.
     partial = render(fixed_result(models=["resmlp_s24", "dynamixer_s"]))
     assert "Claims on this device" not in partial
