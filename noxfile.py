@@ -111,6 +111,25 @@ def train(session: nox.Session) -> None:
 
 
 @nox.session
+def reproduce_zoo(session: nox.Session) -> None:
+    """Every vision MLP of Table 2 timed side by side: results/mlp_zoo_<device>.md, .csv, .png.
+
+    Prints its duration estimate after the warm-up; on a GPU:
+    `nox -s reproduce_zoo -- --device cuda --amp bf16`.
+    """
+    run_in_suite(session, "-m", "reproduce", "zoo", *session.posargs)
+
+
+@nox.session
+def benchmark_models(session: nox.Session) -> None:
+    """Time zoo or timm models side by side: `nox -s benchmark_models -- 'dynamixer_*' vip_s7`.
+
+    Writes results/benchmark-<infer|train|both>-<precision>-<layout>-<device>.csv, timm's columns.
+    """
+    run_in_suite(session, "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
 def evaluate(session: nox.Session) -> None:
     """Evaluate a checkpoint on an image folder into the results store:
     `nox -s evaluate -- MODEL --checkpoint PATH --data DIR --weights-source TEXT`."""

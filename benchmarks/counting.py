@@ -11,11 +11,9 @@ Models outside the zoo (timm's ResNet, DeiT, Swin, ...) are counted by the same 
 
 from __future__ import annotations
 
-import difflib
 import io
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from functools import cache
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import Any
 
 import timm
@@ -29,6 +27,7 @@ from benchmarks.records import (
     FlopCount,
     ModelSpec,
     ParamCount,
+    check_timm_name,
     describe_environment,
     library_version,
 )
@@ -125,7 +124,9 @@ def count_module_flops(
     :func:`count_flops` and :func:`count_timm_flops`, so both count alike.
     """
     log = io.StringIO()
-    with torch.no_grad():
+    # ptflops prints a failed forward pass's traceback (to stdout and stderr) and returns None
+    # instead of raising: keep it in the log, which the error below ends with.
+    with torch.no_grad(), redirect_stdout(log), redirect_stderr(log):
         macs, _ = get_model_complexity_info(
             net,
             size,
@@ -134,7 +135,7 @@ def count_module_flops(
             backend="aten",
             ost=log,
         )
-    if macs is None:  # ptflops prints the exception and returns None instead of raising
+    if macs is None:
         raise RuntimeError(f"ptflops could not count {label} at input {size}: {log.getvalue()}")
     return FlopCount(
         model=model,
@@ -180,20 +181,6 @@ def count_flops(
 
 # ---------------------------------------------------------------------------------------------
 # timm's models
-
-
-@cache
-def _timm_names() -> frozenset[str]:
-    return frozenset(timm.list_models())
-
-
-def check_timm_name(name: str) -> str:
-    """Return ``name`` if timm builds it, else raise a ValueError with the closest timm names."""
-    if name in _timm_names():
-        return name
-    close = difflib.get_close_matches(name, sorted(_timm_names()), n=3)
-    hint = f" Closest: {', '.join(close)}." if close else ""
-    raise ValueError(f"timm {timm.__version__} has no model {name!r}.{hint}")
 
 
 def _build_timm_on_meta(name: str) -> nn.Module:

@@ -12,6 +12,7 @@ COMMANDS = {
     "tables": ("reproduce.commands.tables", "regenerate Tables 2, 3, 5-9, REPORT.md and Figure 1"),
     "train": ("reproduce.commands.train", "launch a training config through submitit"),
     "evaluate": ("reproduce.commands.evaluate", "evaluate a checkpoint on an image folder"),
+    "zoo": ("reproduce.commands.zoo", "time every MLP of Table 2 side by side (the zoo table)"),
 }
 
 

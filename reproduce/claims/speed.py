@@ -25,7 +25,7 @@ from reproduce.claims.verdicts import (
     REPRODUCED,
     Check,
 )
-from reproduce.paper import CLAIMS, TABLES, row_label
+from reproduce.paper import CLAIMS, row_label
 
 __all__ = [
     "SPEED_CLAIMS",
@@ -37,6 +37,7 @@ __all__ = [
     "pair_checks",
     "speed_checks",
     "table4_claims",
+    "zoo_timings",
 ]
 
 #: The prose claims about speed that measured throughput can check.
@@ -104,6 +105,7 @@ def faster_check(claim_id: str, ours: Timing, theirs: Timing, source: str) -> Ch
         f"{paper:.2f}x",
         measured,
         holds,
+        (ours.model, theirs.model),
     )
 
 
@@ -137,6 +139,7 @@ def slower_than_vip_check(ours: Timing, theirs: Timing, source: str, paper: str)
         paper,
         measured,
         holds,
+        (ours.model, theirs.model),
     )
 
 
@@ -271,12 +274,35 @@ def ordering_check(frame: pd.DataFrame, device: str, source: str) -> Check:
 
 
 def pair_checks(timings: dict[str, Timing], source: str) -> list[Check]:
-    """The 16-18% claim's pairs that ``timings`` (from any interleaved run) measured both of."""
+    """The speed claims whose models ``timings`` (from any interleaved run) measured both of:
+    the faster-than claims and the 16-18% claim's pairs."""
     checks = []
+    for claim_id in ("dynamixer_s_faster_than_vip_m7", "dynamixer_s_faster_than_resmlp_b24"):
+        ours, theirs = CLAIMS[claim_id].pairs[0]
+        if ours in timings and theirs in timings:
+            checks.append(faster_check(claim_id, timings[ours], timings[theirs], source))
     for ours, theirs in CLAIMS["throughput_lower_than_vip"].pairs:
         if ours in timings and theirs in timings:
             checks.append(slower_than_vip_check(timings[ours], timings[theirs], source, "—"))
     return checks
+
+
+def zoo_timings(frame: pd.DataFrame) -> dict[str, Timing]:
+    """The zoo table's models as their authors compute them (DynaMixer ``fused=False``), from
+    its CSV: per-round seconds of one interleaved run of every model."""
+    timings = {}
+    for row in frame.to_dict("records"):
+        if str(row.get("overrides", "{}")) not in ("{}", "{'fused': False}"):
+            continue
+        description = (
+            f"{row['device_name']}, {row['device']}"
+            + (f", {int(row['threads'])} threads" if row["device"] == "cpu" else "")
+            + f", {row['precision']}, batch {int(row['infer_batch_size'])}"
+        )
+        seconds = tuple(float(s) for s in str(row["infer_batch_seconds"]).split())
+        name = str(row["name"])
+        timings[name] = Timing(name, row_label(name), seconds, str(row["device"]), description)
+    return timings
 
 
 def speed_checks(
@@ -298,12 +324,12 @@ def speed_checks(
 def _unmeasured(checks: Sequence[Check]) -> list[Check]:
     """A 'not checkable here' record for each speed claim (or pair) no run measured."""
     why = "no measured run times both models: run nox -s reproduce_table4 (or the zoo table)"
-    measured = {(c.claim_id, c.subject.split(" about ")[0].split(" faster ")[0]) for c in checks}
+    measured = {(c.claim_id, c.models) for c in checks}
     missing = []
     for claim_id in SPEED_CLAIMS:
         claim = CLAIMS[claim_id]
         for ours, theirs in claim.pairs:
-            if (claim_id, row_label(ours)) in measured or (claim_id, _t4_label(ours)) in measured:
+            if (claim_id, (ours, theirs)) in measured:
                 continue
             subject = f"{row_label(ours)} vs {row_label(theirs)}"
             source = f"Prose: {claim.section}"
@@ -341,7 +367,3 @@ def fastpath_timings(report: FastPathReport) -> dict[str, Timing]:
         seconds = tuple(result.batch_seconds)
         timings[model] = Timing(model, row_label(model), seconds, env.device, description)
     return timings
-
-
-def _t4_label(zoo_name: str) -> str:
-    return next((row.label for row in TABLES[4].rows if row.zoo_name == zoo_name), zoo_name)

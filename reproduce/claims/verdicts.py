@@ -98,6 +98,7 @@ class Check:
     paper_figure: str = ""
     measured_figure: str = ""
     holds_here: bool | None = None
+    models: tuple[str, ...] = ()  # the zoo models a comparison is about (ours first)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -18,7 +18,15 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.files import RESULTS_DIR, write_text_atomic
-from benchmarks.timing import AMP_DTYPES, COMPILE_MODES, DEVICES, ThroughputSettings, validate
+from benchmarks.timing import (
+    AMP_DEVICES,
+    AMP_DTYPES,
+    COMPILE_MODES,
+    DEVICES,
+    ThroughputSettings,
+    emulated_bf16_warning,
+    validate,
+)
 from reproduce.commands.errors import checked
 from reproduce.launch import EXECUTORS, SlurmOptions, check_executor
 from reproduce.render.table4 import render_table4, table4_stem
@@ -75,7 +83,12 @@ def make_parser() -> argparse.ArgumentParser:
 def _measurement_options(measure: argparse._ArgumentGroup) -> None:
     measure.add_argument("--device", default="cpu", help=f"{' or '.join(DEVICES)} (or cuda:N)")
     measure.add_argument(
-        "--amp", choices=sorted(AMP_DTYPES), default=None, help="autocast dtype (GPU only)"
+        "--amp",
+        choices=sorted(AMP_DTYPES),
+        default=None,
+        help="autocast dtype (default: fp32); "
+        + "; ".join(f"{name}: {' or '.join(types)}" for name, types in AMP_DEVICES.items())
+        + " (bf16 on a CPU without AVX512-BF16 or AMX is emulated, slower than fp32)",
     )
     measure.add_argument(
         "--compile",
@@ -224,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if render is not None:
         return _render(parser, render)
     options = checked(parser, lambda: parse_options(argv))
+    warning = emulated_bf16_warning(options.settings)
+    if warning and options.executor != "slurm":  # a Slurm node may have another CPU
+        print(warning, file=sys.stderr)
     start = time.perf_counter()
     result = run(options)
     frame = table4_frame(result)

@@ -21,7 +21,7 @@ import pandas as pd
 from benchmarks.fastpath.render import read_report
 from benchmarks.files import RESULTS_DIR, write_text_atomic
 from reproduce.claims.audit import Audit, build_audit
-from reproduce.claims.speed import Timing, fastpath_timings
+from reproduce.claims.speed import Timing, fastpath_timings, zoo_timings
 from reproduce.claims.verdicts import CLOSE, NOT_REPRODUCED, Check
 from reproduce.render import figure1
 from reproduce.render.report import render_report
@@ -42,7 +42,7 @@ from reproduce.tables.table1 import table1_frame
 from reproduce.tables.zoo import zoo_frame, zoo_keys
 from reproduce.training.store import KINDS, load_results
 
-__all__ = ["fastpath_timing_runs", "main", "make_parser", "table4_frames"]
+__all__ = ["main", "make_parser", "table4_frames", "timing_runs"]
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -74,11 +74,17 @@ def table4_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
     return [(path.name, pd.read_csv(path)) for path in paths]
 
 
-def fastpath_timing_runs(output_dir: str | Path) -> list[tuple[str, dict[str, Timing]]]:
-    """DynaMixer-S and ViP-S/7 as each committed fast-path report timed them, by file name."""
+def timing_runs(output_dir: str | Path) -> list[tuple[str, dict[str, Timing]]]:
+    """The models each committed interleaved run timed, by file name: DynaMixer-S and ViP-S/7
+    in each fast-path report, every model of each (whole) zoo table."""
+    output_dir = Path(output_dir)
     runs = []
-    for path in sorted(Path(output_dir).glob("fastpath_*.json")):
+    for path in sorted(output_dir.glob("fastpath_*.json")):
         runs.append((f"fast-path report ({path.name})", fastpath_timings(read_report(path))))
+    for path in sorted(output_dir.glob("mlp_zoo_*.csv")):
+        frame = pd.read_csv(path)
+        if not frame.empty and not frame["subset"].any():
+            runs.append((f"zoo table ({path.name})", zoo_timings(frame)))
     return runs
 
 
@@ -110,9 +116,7 @@ def _write(
     output_dir: Path,
 ) -> list[Path]:
     written = []
-    audit = build_audit(
-        measurements, results, table4_frames(output_dir), fastpath_timing_runs(output_dir)
-    )
+    audit = build_audit(measurements, results, table4_frames(output_dir), timing_runs(output_dir))
     for number, frame in frames.items():
         spec = TABLE_SPECS[number]
         stem = output_dir / f"table{number}"

@@ -32,6 +32,7 @@ from benchmarks.records import (
     Throughput,
     describe_environment,
 )
+from benchmarks.suite import estimate_reporter
 from benchmarks.timing import ThroughputSettings, measure_throughputs, validate
 from models import list_models
 from reproduce.launch import SlurmOptions, make_executor
@@ -65,10 +66,12 @@ PARAM_COLUMN, FLOPS_COLUMN, THROUGHPUT_COLUMN, TOP1_COLUMN = TABLE.columns[1:]
 
 DEFAULT_LOG_DIR = REPO_ROOT / "runs" / "table4"
 TABLE_BATCH_SIZE = int(CLAIMS["table4_throughput_setting"].numbers["batch_size"])
-# Warm-up and timed batches per device. On a 2-core CPU (~17 GMAC/s per core in a large fp32
-# GEMM) one batch-32 pass of the six rows is ~3 TMAC, 2-3 minutes: 1 warm-up + 2 timed batches
-# keep the whole run under 10 minutes (1 + 3 would be ~9-10). Use --iters for more.
-DEFAULT_ITERATIONS = {"cpu": (1, 2), "cuda": (10, 50)}  # device -> (warmup, iters)
+# Warm-up and timed rounds per device. One batch-32 round of the six rows is ~3 TMAC: about
+# 1 minute on a 2-core Xeon with a 160 GFLOP/s GEMM, 2 on a 2-core EPYC with 70. Three timed
+# rounds give every ratio a min-max interval that decides Table 4's claims on a quiet CPU (their
+# margins are 10% and more; the rounds' spread a few percent): 4-8 minutes in all, estimated
+# and printed after the warm-up. Use --iters for more.
+DEFAULT_ITERATIONS = {"cpu": (1, 3), "cuda": (10, 50)}  # device -> (warmup, iters)
 QUICK = {"batch_size": 2, "warmup": 1, "iters": 2}  # --quick: a CI smoke run of the real models
 #: Zoo models with a fused fast path (``fused=True``: same parameters and numbers, fewer ops).
 #: Table 4 times them on the official computation (``fused=False``) unless ``--fused``: the paper
@@ -149,7 +152,8 @@ def measure_table4(
     gemm_peak = measure_gemm_peak(settings.device, settings.dtype)
     bar = tqdm(specs, desc="counting", unit="model", disable=not progress, dynamic_ncols=True)
     counts = [(count_params(spec), count_flops(spec, settings.input_size)) for spec in bar]
-    throughputs = measure_throughputs(specs, settings, progress=progress)
+    estimate = estimate_reporter("Table 4", settings, tqdm.write) if progress else None
+    throughputs = measure_throughputs(specs, settings, progress=progress, after_warmup=estimate)
     measured: list[RowMeasurement] = []
     for row, (params, flops), throughput in zip(rows, counts, throughputs, strict=True):
         measured.append(RowMeasurement(row.label, params, flops, throughput))
@@ -257,6 +261,9 @@ def _row_record(result: Table4Result, measured: RowMeasurement) -> dict[str, obj
         "load_average_after": throughput.load_average_after,
         "device": environment.device,
         "device_name": environment.device_name,
+        # The CPU's native bf16 instructions ("none": bf16 is emulated, slower than fp32).
+        "cpu_bf16": _bf16_flags_text(environment.cpu_bf16),
+        "native_bf16": environment.native_bf16,
         "threads": environment.threads,
         "cpu_count": environment.cpu_count,
         "flop_counter": measured.flops.counter,
@@ -268,6 +275,11 @@ def _row_record(result: Table4Result, measured: RowMeasurement) -> dict[str, obj
         "fused": result.fused,
         "wall_seconds": result.wall_seconds,
     }
+
+
+def _bf16_flags_text(flags: tuple[str, ...] | None) -> str:
+    """'avx512_bf16 amx_bf16', 'none' (emulated) or 'unknown' (not recorded)."""
+    return "unknown" if flags is None else (" ".join(flags) or "none")
 
 
 def _add_derived_columns(frame: pd.DataFrame, result: Table4Result) -> None:

@@ -1,10 +1,17 @@
-"""Shared fixtures of the benchmarks tests."""
+"""Shared fixtures of the benchmarks tests, and a benchmark run built from fixed records."""
 
 from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Mapping, Sequence
 
 import pytest
 
 import benchmarks.records as records
+from benchmarks.records import Environment, FlopCount, ModelSpec, ParamCount, Throughput
+from benchmarks.settings import ThroughputSettings
+from benchmarks.suite import BenchmarkRun
 
 
 @pytest.fixture
@@ -15,3 +22,87 @@ def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
 
     monkeypatch.setattr(records, "create_model", refuse)
+    monkeypatch.setattr(records.timm, "create_model", refuse)
+
+
+# A machine unlike any real one, so a rendered caption or file name shows where it came from.
+ENVIRONMENT = Environment(
+    device="cpu",
+    device_name="Test CPU 9000",
+    threads=2,
+    cpu_count=2,
+    torch_version="2.14.1",
+    timm_version="1.0.31",
+    ptflops_version="0.7.5",
+    python_version="3.11.7",
+    date="2026-01-02T03:04:05+00:00",
+    cpu_bf16=(),
+)
+META = dataclasses.replace(ENVIRONMENT, device="meta", device_name="meta (shapes only)")
+
+
+def fixed_run(
+    seconds: Mapping[str, Sequence[float]],
+    settings: ThroughputSettings | None = None,
+    steps: Sequence[str] = ("inference",),
+    macs: int = 2_000_000_000,
+    params: int = 10_000_000,
+    gemm_peak_gflops: float = 100.0,
+) -> BenchmarkRun:
+    """A run of made-up per-round seconds (model label -> seconds), nothing built or timed;
+    every model has ``macs`` and ``params``."""
+    settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3, warmup_batch_size=2)
+    specs = tuple(ModelSpec(label.split("(")[0], _overrides(label)) for label in seconds)
+    throughputs = {
+        step: tuple(_throughput(spec, settings, step, seconds[spec.label]) for spec in specs)
+        for step in steps
+    }
+    return BenchmarkRun(
+        specs=specs,
+        settings=settings,
+        params=tuple(ParamCount(s.name, s.overrides, params, META) for s in specs),
+        flops=tuple(
+            FlopCount(s.name, s.overrides, (3, 224, 224), macs, "ptflops 0.7.5, aten backend", META)
+            for s in specs
+        ),
+        throughputs=throughputs,
+        gemm_peak_gflops=gemm_peak_gflops,
+        wall_seconds=61.0,
+        environment=ENVIRONMENT,
+    )
+
+
+def _overrides(label: str) -> dict[str, object]:
+    """'dynamixer_s(fused=False)' -> {'fused': False}: the labels ModelSpec writes."""
+    if "(" not in label:
+        return {}
+    inner = label.split("(", 1)[1].rstrip(")")
+    pairs = (item.split("=", 1) for item in inner.split(", "))
+    return {key: {"False": False, "True": True}.get(value, value) for key, value in pairs}
+
+
+def _throughput(
+    spec: ModelSpec, settings: ThroughputSettings, step: str, seconds: Sequence[float]
+) -> Throughput:
+    rates = [settings.batch_size / s for s in seconds]
+    return Throughput(
+        model=spec.name,
+        overrides=spec.overrides,
+        batch_size=settings.batch_size,
+        input_size=(3, 224, 224),
+        precision=settings.precision,
+        channels_last=settings.channels_last,
+        compiled=settings.compile,
+        compile_mode=settings.compile_mode if settings.compile else None,
+        warmup=settings.warmup,
+        iters=len(seconds),
+        batch_seconds=tuple(seconds),
+        median_images_per_s=statistics.median(rates),
+        min_images_per_s=min(rates),
+        max_images_per_s=max(rates),
+        load_average_before=1.5,
+        load_average_after=2.0,
+        environment=ENVIRONMENT,
+        step=step,
+        warmup_batch_size=settings.warmup_batch_size,
+    )

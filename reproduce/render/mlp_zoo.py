@@ -1,0 +1,312 @@
+"""The zoo table as markdown and its figure (the paper's top-1 against measured images/s),
+rendered from its frame alone, so also from its committed CSV."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from benchmarks.files import write_atomic
+from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
+from benchmarks.ratios import INTERVAL_METHOD
+from reproduce.paper import OWN_MODEL, row_label
+from reproduce.render.figure1 import family_of
+from reproduce.render.table4 import bf16_sentence, gpu_short_name
+from reproduce.render.text import cell_text, duration_text, rate_text, ratio_text, share_text
+from reproduce.tables.mlp_zoo import REFERENCE_MODEL, TOP1_COLUMN, ZOO_BATCH_SIZE
+
+__all__ = [
+    "draw_mlp_zoo",
+    "figure_points",
+    "mlp_zoo_caption",
+    "mlp_zoo_stem",
+    "pareto_front",
+    "render_mlp_zoo",
+    "write_mlp_zoo_figure",
+]
+
+_MARKERS = "osD^vPX<>phd8H"
+_RED = "#d62728"
+
+
+def _run(frame: pd.DataFrame) -> pd.Series:
+    """The run-level values (settings, environment): the same on every row."""
+    return frame.iloc[0]
+
+
+def _truth(value: object) -> bool:
+    """A boolean cell, as written (True) or read back from a CSV ('True')."""
+    return str(value) == "True"
+
+
+def _notes(frame: pd.DataFrame) -> list[str]:
+    """Each row's note, "" for none (an empty CSV cell reads back as NaN)."""
+    return [note if isinstance(note, str) else "" for note in frame["note"]]
+
+
+def _compile_mode(run: pd.Series) -> str:
+    """The compile mode, or "" for an eager run (an empty CSV cell reads back as NaN)."""
+    mode = run.get("compile_mode")
+    return mode if isinstance(mode, str) else ""
+
+
+def _device_text(frame: pd.DataFrame) -> str:
+    """'Intel Xeon ..., cpu, 2 threads, fp32' or 'NVIDIA H200, cuda:0, amp-bf16, torch.compile'."""
+    run = _run(frame)
+    parts = [str(run["device_name"]), str(run["device"])]
+    if run["device"] == "cpu":
+        parts.append(f"{int(run['threads'])} threads")
+    parts.append(str(run["precision"]))
+    if _truth(run["channels_last"]):
+        parts.append("channels_last")
+    mode = _compile_mode(run)
+    if mode:
+        parts.append("torch.compile" + ("" if mode == "default" else f"(mode={mode})"))
+    return ", ".join(parts)
+
+
+def mlp_zoo_stem(frame: pd.DataFrame) -> str:
+    """'mlp_zoo_cpu', 'mlp_zoo_h200_amp-bf16', plus any non-default setting; '_subset' when
+    only some models were timed."""
+    run = _run(frame)
+    device = "cpu" if run["device"] == "cpu" else gpu_short_name(str(run["device_name"]))
+    parts = ["mlp_zoo", device]
+    if run["precision"] != "fp32":
+        parts.append(str(run["precision"]))
+    if _truth(run["channels_last"]):
+        parts.append("channels-last")
+    mode = _compile_mode(run)
+    if mode:
+        parts.append("compile" + ("" if mode == "default" else f"-{mode}"))
+    if int(run["infer_batch_size"]) != ZOO_BATCH_SIZE:
+        parts.append(f"batch{int(run['infer_batch_size'])}")
+    if _truth(run["subset"]):
+        parts.append("subset")
+    return "_".join(parts)
+
+
+def _reference_label() -> str:
+    return row_label(REFERENCE_MODEL)
+
+
+def _relative_cells(frame: pd.DataFrame) -> list[str]:
+    if "relative" not in frame:
+        return ["–"] * len(frame)
+    return [
+        f"{ratio_text(m)} [{ratio_text(lo)}–{ratio_text(hi)}]"
+        for m, lo, hi in zip(
+            frame["relative"], frame["relative_low"], frame["relative_high"], strict=True
+        )
+    ]
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The markdown table's cells: measured columns say so, the paper's say "paper"."""
+    notes = _notes(frame)
+    return pd.DataFrame(
+        {
+            "Model": frame["label"],
+            "timed as": [
+                f"`{model}`" + (f", {note}" if note else "")
+                for model, note in zip(frame["model"], notes, strict=True)
+            ],
+            "Params": [f"{v / 1e6:.1f}M" for v in frame["params"]],
+            "MACs": [f"{v / 1e9:.2f}G" for v in frame["macs"]],
+            "img/s, measured [min–max]": [
+                f"{rate_text(m)} [{rate_text(lo)}–{rate_text(hi)}]"
+                for m, lo, hi in zip(
+                    frame["infer_samples_per_sec"],
+                    frame["infer_samples_per_sec_min"],
+                    frame["infer_samples_per_sec_max"],
+                    strict=True,
+                )
+            ],
+            f"vs {_reference_label()}, measured [min–max]": _relative_cells(frame),
+            "MFU, measured": [share_text(v) for v in frame["infer_mfu"]],
+            f"{TOP1_COLUMN}, paper": [cell_text(v, "{:.1f}") for v in frame["paper_top1"]],
+        }
+    )
+
+
+def _load_text(frame: pd.DataFrame) -> str:
+    loads = [float(v) for text in frame["infer_load_average"].dropna() for v in str(text).split()]
+    run = _run(frame)
+    if not loads or run["device"] != "cpu":
+        return ""
+    busy = max(loads) > int(run["threads"]) + 0.5
+    return (
+        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} on {int(run['cpu_count'])} "
+        + "cores"
+        + (
+            " (above this run's own threads: the CPU was shared, so the rates are low and noisy)"
+            if busy
+            else ""
+        )
+    )
+
+
+def _notes_sentence(frame: pd.DataFrame) -> str:
+    """What the table's labels mean, for the rows it has."""
+    notes = set(_notes(frame))
+    models = set(frame["model"])
+    sentences = []
+    if any(note.startswith("released") for note in notes):
+        sentences.append(
+            "CycleMLP-B1–B5 are the released CycleMLP family, not paper rows (the paper's "
+            + "CycleMLP-T/S/B have no released code), so they have no top-1 here"
+        )
+    if any(note.startswith("reconstruction") for note in notes):
+        sentences.append("S²-MLPv2 is a reconstruction (no official code)")
+    if len(frame[frame["model"] == "mixer_b16_224"]) > 1:
+        sentences.append("Mixer-B/16 and Mixer-B/16† are one timm model with two printed top-1s")
+    if any(model.endswith("(fused=False)") for model in models):
+        sentences.append(
+            f"{OWN_MODEL} is timed on its authors' computation (fused=False) and on the fused "
+            + "fast path (the same weights and numbers)"
+        )
+    return "; ".join(sentences) + ". " if sentences else ""
+
+
+def mlp_zoo_caption(frame: pd.DataFrame) -> str:
+    """One paragraph: what was timed, where, how, against what, and what is the paper's."""
+    run = _run(frame)
+    subset = " SUBSET: only some of the zoo's models." if _truth(run["subset"]) else ""
+    size = int(run["infer_img_size"])
+    shape = "×".join(map(str, GEMM_SHAPE))
+    return (
+        f"**Every vision MLP of the paper's Table 2, timed side by side.**{subset} Throughput on "
+        + f"{_device_text(frame)}: batch {int(run['infer_batch_size'])}, 3×{size}×{size} input, "
+        + f"eval + inference mode, median images/s of {int(run['iters'])} timed batches "
+        + f"[min–max] after {int(run['warmup'])} warm-up round(s) at batch "
+        + f"{int(run['warmup_batch_size'])}, all {frame['model'].nunique()} models interleaved "
+        + f"(each round times one batch of every model in turn){_load_text(frame)}. "
+        + bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
+        + f"Params and MACs ({run['flop_counter']}) counted from the models' shapes. Speed "
+        + f"relative to {_reference_label()} (= 1.00): median [{INTERVAL_METHOD}]. MFU: 2 × "
+        + "MACs × images/s over the GEMM peak measured in the same run (the best of "
+        + f"{GEMM_PEAK_CALLS} calls of one {shape} linear before and {GEMM_PEAK_CALLS} after the "
+        + f"models, {run['precision']}: {float(run['gemm_peak_gflops']):.1f} GFLOP/s). Top-1 is "
+        + "the paper's Table 2 (not measured). "
+        + _notes_sentence(frame)
+        + f"torch {run['torch']}, timm {run['timm']}; {run['date']}; measuring took "
+        + f"{duration_text(float(run['wall_seconds']))}."
+    )
+
+
+def render_mlp_zoo(frame: pd.DataFrame, figure_name: str | None = None) -> str:
+    """The whole results file: caption, table, the figure's link, and how to regenerate it."""
+    table = display_frame(frame).to_markdown(index=False, disable_numparse=True)
+    lines = [mlp_zoo_caption(frame), "", table, ""]
+    if figure_name:
+        lines += [f"![The paper's top-1 against images/s measured here]({figure_name})", ""]
+    lines.append("Generated by `nox -s reproduce_zoo` (`python -m reproduce zoo`); do not edit.")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The figure
+
+
+def figure_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a paper top-1: family (DynaMixer per path), label, images/s and spread."""
+    rows = frame[frame["paper_top1"].notna()]
+    families = [
+        f"{family_of(label)} ({note})" if family_of(label) == OWN_MODEL else family_of(label)
+        for label, note in zip(rows["label"], _notes(rows), strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "family": families,
+            "label": list(rows["label"]),
+            "images_per_s": list(rows["infer_samples_per_sec"]),
+            "low": list(rows["infer_samples_per_sec_min"]),
+            "high": list(rows["infer_samples_per_sec_max"]),
+            "top1": [float(v) for v in rows["paper_top1"]],
+        }
+    )
+
+
+def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
+    """The points no other point beats on both speed and top-1, fastest first."""
+    front, best = [], -math.inf
+    for _, point in points.sort_values(["images_per_s", "top1"], ascending=False).iterrows():
+        if point["top1"] > best:
+            front.append(point)
+            best = point["top1"]
+    return pd.DataFrame(front, columns=points.columns)
+
+
+def draw_mlp_zoo(frame: pd.DataFrame) -> Figure:
+    """Top-1 (the paper's) against images/s (measured), one marker per family, the front."""
+    figure = Figure(figsize=(11, 6.5), dpi=150, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    points = figure_points(frame)
+    for index, family in enumerate(dict.fromkeys(points["family"])):
+        group = points[points["family"] == family]
+        own = family.startswith(OWN_MODEL)
+        axes.errorbar(
+            group["images_per_s"],
+            group["top1"],
+            xerr=[group["images_per_s"] - group["low"], group["high"] - group["images_per_s"]],
+            fmt="*" if own else _MARKERS[index % len(_MARKERS)],
+            markersize=13 if own else 7,
+            color=_RED if own else None,
+            markerfacecolor="none" if own and "fused" not in family else None,
+            elinewidth=0.8,
+            capsize=2,
+            linestyle="none",
+            label=family,
+            zorder=5 if own else 3,
+        )
+    front = pareto_front(points)
+    axes.step(
+        front["images_per_s"],
+        front["top1"],
+        where="post",
+        color="0.35",
+        linewidth=1.2,
+        linestyle="--",
+        label="Pareto front (faster and more accurate)",
+        zorder=2,
+    )
+    for _, point in front.iterrows():
+        axes.annotate(
+            point["label"],
+            (point["images_per_s"], point["top1"]),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7.5,
+        )
+    run = _run(frame)
+    axes.set_xscale("log")
+    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.set_xlabel(
+        f"Images/s, measured here (median of {int(run['iters'])} batch-"
+        + f"{int(run['infer_batch_size'])} batches; bars: min–max; log scale)",
+        fontsize=10,
+    )
+    axes.set_ylabel(
+        "ImageNet-1K top-1 (%), printed in the paper's Table 2 (not measured)", fontsize=10
+    )
+    axes.set_title(
+        f"Vision MLPs: the paper's top-1 against throughput on {_device_text(frame)}", fontsize=10
+    )
+    axes.grid(True, which="both", linewidth=0.4, alpha=0.5)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return figure
+
+
+def write_mlp_zoo_figure(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Draw the figure and write it as a PNG, atomically; byte-stable (no version metadata)."""
+    figure = draw_mlp_zoo(frame)
+    return write_atomic(
+        path, lambda tmp: figure.savefig(tmp, format="png", metadata={"Software": None})
+    )
