@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
@@ -118,11 +119,13 @@ class DynaMixerOp(nn.Module):
     def line_weights(
         self, x: torch.Tensor, reduced: torch.Tensor | None, along_height: bool
     ) -> torch.Tensor:
-        """Softmax weights of every line of an NHWC grid, (B * lines * S, N_out, N_in).
+        """Mixing matrices of every line of an NHWC grid, (B * lines * S, N_out, N_in).
 
-        The transpose of :meth:`mixing_weights` for the same lines (columns when
-        ``along_height``, else rows), laid out so the softmax runs over the contiguous last axis
-        and mixing is ``weights @ tokens``. ``reduced`` is ``compress`` applied to the grid.
+        The lines are the columns when ``along_height``, else the rows; mixing is ``weights @
+        tokens``. For dynamic mixing the result is a transposed view of the softmax weights in
+        the layout of :meth:`mixing_weights` (input token, output token): ``generate``'s output
+        units already come in that order, so its weight is used as it is stored. ``reduced`` is
+        ``compress`` applied to the grid.
         """
         B, H, W, _ = x.shape
         N, S = self.seq_len, self.num_segments
@@ -131,20 +134,21 @@ class DynaMixerOp(nn.Module):
             assert self.generate is not None and reduced is not None
             d = self.reduced_dim
             flat = reduced.reshape(B, H, W, S, d).permute(order).reshape(-1, N * d)
-            # generate's output unit i * N + j weighs input i for output j: read it as (j, i).
-            weight = self.generate.weight.reshape(N, N, N * d).transpose(0, 1).reshape(N * N, -1)
-            bias = self.generate.bias.reshape(N, N).t().reshape(N * N)
-            logits = F.linear(flat, weight, bias).reshape(-1, N, N)
-        elif self.dense is not None:
+            # The bias enters the GEMM as a column of ones: the logits (larger than the tokens
+            # in a 32x32 stage) are written once, not filled with the bias and then accumulated.
+            flat = torch.cat([flat, flat.new_ones(flat.shape[0], 1)], dim=1)
+            weight = torch.cat([self.generate.weight, self.generate.bias.unsqueeze(1)], dim=1)
+            logits = F.linear(flat, weight).reshape(-1, N, N)
+            return logits.softmax(dim=-2).transpose(1, 2)
+        if self.dense is not None:
             # Token (h, w) generates its own row of weights: it is the output token of its line.
             logits = self.dense(x).reshape(B, H, W, S, N).permute(order).reshape(-1, N, N)
-        elif self.mixing_logits is not None:
+            return logits.softmax(dim=-1)
+        if self.mixing_logits is not None:
             lines = B * (W if along_height else H)
             shared = self.mixing_logits.transpose(1, 2).softmax(dim=-1)
             return shared.unsqueeze(0).expand(lines, S, N, N).reshape(-1, N, N)
-        else:
-            raise RuntimeError("DynaMixerOp has no mixing-weight generator")
-        return logits.softmax(dim=-1)
+        raise RuntimeError("DynaMixerOp has no mixing-weight generator")
 
     def mix_lines(self, x: torch.Tensor, weights: torch.Tensor, along_height: bool) -> torch.Tensor:
         """Mix every line of an NHWC grid: (B, H, W, C) -> tokens before ``out``, (B, H*W, C).
@@ -159,6 +163,20 @@ class DynaMixerOp(nn.Module):
         mixed = torch.bmm(weights, lines.reshape(-1, self.seq_len, C // S))
         back = _COLUMN_TOKENS if along_height else _ROW_TOKENS
         return mixed.reshape(lines.shape).permute(back).reshape(B, H * W, C)
+
+
+def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the autocast dtype of its device where autocast is on there, else ``x`` itself
+    (also on devices autocast does not know, such as ``meta``, and in TorchScript)."""
+    if not torch.jit.is_scripting():
+        device_type = x.device.type
+        if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
+            return x.to(torch.get_autocast_dtype(device_type))
+    return x
+
+
+# An opaque call in torch.fx graphs, decided when the graph runs (autocast is runtime state).
+torch.fx.wrap("to_autocast_dtype")
 
 
 class DynaMixerBlock(nn.Module):
@@ -250,35 +268,36 @@ class DynaMixerBlock(nn.Module):
         - One ``compress`` GEMM serves both directions, straight on the NHWC tokens (a per-token
           linear needs no permute); only the small reduced tensor is permuted into lines.
         - Mixing is ``P @ X`` on segment-major lines (:meth:`DynaMixerOp.mix_lines`), with the
-          softmax over the contiguous last axis (:meth:`DynaMixerOp.line_weights`).
+          weights generated in one GEMM per direction (:meth:`DynaMixerOp.line_weights`).
         - Pooling for the reweighting by linearity: the token mean of ``out_h(M_h) + out_w(M_w) +
           mlp_c(x)`` is ``out_h(mean M_h) + out_w(mean M_w) + mlp_c(mean x)``, so the branch
           outputs are never summed or copied just to be pooled.
         - The weighted sum goes into the GEMMs (:meth:`_combine`).
 
-        Under autocast the token GEMMs run in the autocast dtype, while the mixing weights are
-        made and applied in fp32 (``compress``, ``generate``, softmax and the small batched
-        matmuls): in bf16 these small, skinny products are slower than in fp32 on CPUs, and the
-        softmax is the precision-sensitive step.
+        Under autocast the tokens are cast to the autocast dtype once, on entry, and every step
+        follows autocast's own policy from there, as the plain path does (on a CPU: GEMMs,
+        softmax and the mixing matmuls in bf16, accumulating in fp32 inside each kernel); the
+        weighted sum stays in that dtype. No activation is cast again inside the block.
         """
         B, H, W, C = x.shape
         amp = torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
-        inputs, layers = self._fused_branches(x, amp)
+        x = to_autocast_dtype(x)
+        inputs, layers = self._fused_branches(x)
         if self.reweight is None:
             total = self._combine_sum(inputs, layers)
         else:
-            pooled = F.linear(inputs[0].mean(1), layers[0].weight, layers[0].bias)
+            # Token means as sums / (H * W): a bf16 mean on a CPU copies its input to fp32
+            # first, a bf16 sum does not (it accumulates in fp32 all the same).
+            pooled = F.linear(inputs[0].sum(1) / (H * W), layers[0].weight, layers[0].bias)
             for branch, layer in zip(inputs[1:], layers[1:], strict=True):
-                pooled = pooled + F.linear(branch.mean(1), layer.weight, layer.bias)
+                pooled = pooled + F.linear(branch.sum(1) / (H * W), layer.weight, layer.bias)
             weights = self.reweight(pooled).reshape(B, C, len(inputs)).permute(2, 0, 1)
             weights = weights.softmax(dim=0)
             per_branch = [weights[k] for k in range(len(inputs))]
             total = self._combine(inputs, layers, per_branch, fold=not amp)
         return self.proj_drop(total.reshape(B, H, W, C))
 
-    def _fused_branches(
-        self, x: torch.Tensor, amp: bool = False
-    ) -> tuple[list[torch.Tensor], list[nn.Linear]]:
+    def _fused_branches(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[nn.Linear]]:
         """Each enabled branch's input to its last linear (column, row, channel), (B, H*W, C)."""
         B, H, W, C = x.shape
         # The distinct ops, and per direction (op index, along the height?). Positions, not
@@ -293,11 +312,7 @@ class DynaMixerBlock(nn.Module):
             directions.append((len(ops) - 1, False))
         elif self.row_mixing and self.share_row_column:
             directions.append((0, False))
-        if amp:
-            with torch.autocast(x.device.type, enabled=False):
-                inputs = self._mix(x.float(), ops, directions)
-        else:
-            inputs = self._mix(x, ops, directions)
+        inputs = self._mix(x, ops, directions)
         layers = [ops[index].out for index, _ in directions]
         if self.mlp_c is not None:
             inputs.append(x.reshape(B, H * W, C))
@@ -377,7 +392,8 @@ class DynaMixerBlock(nn.Module):
         if bias is None:
             total = first * weights[0].unsqueeze(1)
         else:
-            total = torch.addcmul(bias.unsqueeze(1), first, weights[0].unsqueeze(1))
+            # In the GEMMs' dtype: a bf16 product must not be promoted (copied) to fp32 here.
+            total = torch.addcmul(bias.to(first.dtype).unsqueeze(1), first, weights[0].unsqueeze(1))
         for branch, layer, a in zip(inputs[1:], layers[1:], weights[1:], strict=True):
             total = total.addcmul_(F.linear(branch, layer.weight), a.unsqueeze(1))
         return self.proj(total)

@@ -60,6 +60,9 @@ class Target:
     required: float
     passed: bool
     detail: str
+    # Why this machine cannot judge the target, shown instead of PASS or MISS; empty where it
+    # can. A bf16 target on a CPU without native bf16 (bf16 emulated, slower than fp32).
+    unreadable: str = ""
 
 
 @dataclass

@@ -94,7 +94,9 @@ def run_report(settings: Settings, progress: Callable[[str], None] = print) -> F
     cases = _inference_cases(settings, device, models, images, bf16_batch, slow_bf16)
     _time_inference(settings, device, cases, report, progress)
     if settings.train:
-        _time_training(settings, device, models, images, report, progress)
+        for precision in _training_precisions(settings, device):
+            batch = images[:bf16_batch] if precision == "bf16" else images
+            _time_training(settings, device, models, batch, precision, report, progress)
     if settings.memory:
         progress(f"peak memory of a training step, batch {settings.batch_size}, subprocesses ...")
         for fused in (False, True):
@@ -122,6 +124,13 @@ def _bf16_batch(
     }
     bf16_batch = settings.bf16_batch_size or settings.batch_size
     slow_bf16 = probe["bf16"] < probe["fp32"]
+    environment = report.environment
+    if settings.bf16 and device.type == "cpu" and environment.native_bf16 is False:
+        report.notes.append(
+            f"This CPU ({environment.device_name}) has no native bf16 instructions (no "
+            + "avx512_bf16 or amx_bf16 among its flags): bf16 is emulated, so the bf16 targets "
+            + "and the best mode cannot be read here. Their numbers are shown as measured."
+        )
     if settings.bf16 and settings.bf16_batch_size is None and slow_bf16 and device.type == "cpu":
         bf16_batch = min(settings.batch_size, SLOW_BF16_BATCH)
         report.notes.append(
@@ -212,18 +221,27 @@ def _time_inference(
         progress(f"  {key:<38} {result.images_per_s:7.2f} img/s")
 
 
+def _training_precisions(settings: Settings, device: torch.device) -> tuple[str, ...]:
+    """The precisions of the timed training steps: bf16 autocast on a GPU (how GPUs train);
+    fp32 on a CPU, and bf16 autocast too unless ``--no-bf16``."""
+    precision = train_precision(device)
+    if device.type == "cpu" and settings.bf16 and precision != "bf16":
+        return (precision, "bf16")
+    return (precision,)
+
+
 def _time_training(
     settings: Settings,
     device: torch.device,
     models: dict[str, nn.Module],
     images: torch.Tensor,
+    precision: str,
     report: FastPathReport,
     progress: Callable[[str], None],
 ) -> None:
     """A training step (forward + backward) of DynaMixer-S, plain against fused, interleaved."""
-    precision = train_precision(device)
-    progress(f"training step (forward + backward, {precision}), batch {settings.batch_size} ...")
-    labels = torch.randint(0, 1000, (settings.batch_size,), device=device)
+    progress(f"training step (forward + backward, {precision}), batch {len(images)} ...")
+    labels = torch.randint(0, 1000, (len(images),), device=device)
     train_cases = {}
     for path in ("plain", "fused"):
         model = models[path].train()

@@ -17,6 +17,7 @@ from benchmarks.timing import (
 
 __all__ = [
     "BEST_MODE_SPEEDUP",
+    "BF16_EMULATED",
     "COMPILE_CHOICES",
     "DEFAULT_OUTPUT_DIR",
     "DYNAMIXER",
@@ -48,6 +49,9 @@ FP32_UTILISATION = 0.70
 # On a CPU without native bf16 (bf16 matmul slower than fp32) bf16 cases are timed at this batch
 # so that the default run stays within minutes; the report says so.
 SLOW_BF16_BATCH = 2
+#: The verdict of a bf16 target (and of the best mode, whose target presumes fast bf16) on a CPU
+#: without native bf16 instructions: its bf16 numbers say nothing about a CPU that has them.
+BF16_EMULATED = "cannot be read on this CPU (bf16 emulated)"
 PRECISIONS = (("fp32", torch.float32), ("bf16", torch.bfloat16))
 #: The autocast dtype of each precision (None: no autocast).
 PRECISION_DTYPES = {"fp32": None, "bf16": torch.bfloat16}

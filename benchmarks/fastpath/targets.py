@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from benchmarks.fastpath.records import CaseResult, FastPathReport, Target
 from benchmarks.fastpath.settings import (
     BEST_MODE_SPEEDUP,
+    BF16_EMULATED,
     DYNAMIXER,
     FAST_EAGER_SPEEDUP,
     FP32_UTILISATION,
     VIP,
 )
+from benchmarks.records import Environment
 
-__all__ = ["evaluate_context", "evaluate_targets", "find_result"]
+__all__ = ["bf16_support", "evaluate_context", "evaluate_targets", "find_result"]
 
 
 def find_result(report: FastPathReport, key: str) -> CaseResult | None:
@@ -36,6 +40,30 @@ def _device_type(report: FastPathReport) -> str:
     return report.environment.device.split(":")[0]
 
 
+def bf16_support(environment: Environment) -> str:
+    """Where bf16 ran and whether natively: "<CPU model>, no native bf16 (bf16 emulated)"."""
+    if environment.device.startswith("cuda"):
+        return f"{environment.device_name} (GPU)"
+    if environment.native_bf16 is None:
+        support = "native bf16 not recorded"
+    elif environment.native_bf16:
+        support = f"native bf16 ({', '.join(environment.cpu_bf16 or ())})"
+    else:
+        support = "no native bf16 (bf16 emulated)"
+    return f"{environment.device_name}, {support}"
+
+
+def _bf16_target(report: FastPathReport, target: Target) -> Target:
+    """A target that needs fast bf16: it names the CPU and its bf16 support, and on a CPU
+    without native bf16 it is not judged (its numbers are still shown)."""
+    emulated = _device_type(report) == "cpu" and report.environment.native_bf16 is False
+    return replace(
+        target,
+        detail=f"{target.detail}; {bf16_support(report.environment)}",
+        unreadable=BF16_EMULATED if emulated else "",
+    )
+
+
 def _fused_inference(report: FastPathReport) -> list[CaseResult]:
     return [r for r in report.results if r.case.path == "fused" and r.case.mode != "train"]
 
@@ -55,12 +83,15 @@ def _speedup_targets(report: FastPathReport, plain: CaseResult, fused: CaseResul
             ratio >= fast_eager,
             f"{fused.images_per_s:.2f} vs {plain.images_per_s:.2f} img/s",
         ),
-        Target(
-            "best DynaMixer-S mode vs plain fp32 eager",
-            best_ratio,
-            best_mode,
-            best_ratio >= best_mode,
-            f"best: {best.case.key}, {best.images_per_s:.2f} img/s",
+        _bf16_target(
+            report,
+            Target(
+                "best DynaMixer-S mode vs plain fp32 eager",
+                best_ratio,
+                best_mode,
+                best_ratio >= best_mode,
+                f"best: {best.case.key}, {best.images_per_s:.2f} img/s",
+            ),
         ),
     ]
 
@@ -98,34 +129,35 @@ def _parity_targets(report: FastPathReport) -> list[Target]:
         if dyna is None or vip is None:
             continue
         ratio = dyna.images_per_s / vip.images_per_s
-        targets.append(
-            Target(
-                f"DynaMixer-S (fused) vs ViP-S/7, {mode} {precision}",
-                ratio,
-                1.0,
-                ratio >= 1.0,
-                f"{dyna.images_per_s:.2f} vs {vip.images_per_s:.2f} img/s",
-            )
+        target = Target(
+            f"DynaMixer-S (fused) vs ViP-S/7, {mode} {precision}",
+            ratio,
+            1.0,
+            ratio >= 1.0,
+            f"{dyna.images_per_s:.2f} vs {vip.images_per_s:.2f} img/s",
         )
+        targets.append(_bf16_target(report, target) if precision == "bf16" else target)
     return targets
 
 
 def _training_targets(report: FastPathReport) -> list[Target]:
     """A training step of the fused path no slower, and no hungrier, than the plain one."""
     targets = []
-    train = {r.case.path: r for r in report.results if r.case.mode == "train"}
-    train_plain, train_fused = train.get("plain"), train.get("fused")
-    if train_plain and train_fused:
+    train = {(r.case.path, r.case.precision): r for r in report.results if r.case.mode == "train"}
+    for precision in dict.fromkeys(precision for _, precision in train):
+        train_plain, train_fused = train.get(("plain", precision)), train.get(("fused", precision))
+        if train_plain is None or train_fused is None:
+            continue
         ratio = train_plain.median_seconds / train_fused.median_seconds
-        targets.append(
-            Target(
-                f"training step speed ({train_fused.case.precision}), fused vs plain",
-                ratio,
-                1.0,
-                ratio >= 1.0,
-                f"{train_fused.median_seconds:.2f} vs {train_plain.median_seconds:.2f} s/step",
-            )
+        target = Target(
+            f"training step speed ({precision}), fused vs plain",
+            ratio,
+            1.0,
+            ratio >= 1.0,
+            f"{train_fused.median_seconds:.2f} vs {train_plain.median_seconds:.2f} s/step "
+            + f"at batch {train_fused.case.batch_size}",
         )
+        targets.append(_bf16_target(report, target) if precision == "bf16" else target)
     memory = {m.path: m for m in report.memory}
     if {"plain", "fused"} <= memory.keys():
         ratio = memory["fused"].peak_mb / memory["plain"].peak_mb

@@ -14,8 +14,8 @@ from benchmarks.fastpath import render
 from benchmarks.fastpath import targets as fastpath_targets
 from benchmarks.fastpath.__main__ import main
 from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
-from benchmarks.fastpath.run import run_report
-from benchmarks.fastpath.settings import Settings
+from benchmarks.fastpath.run import _training_precisions, run_report
+from benchmarks.fastpath.settings import BF16_EMULATED, Settings
 from benchmarks.records import describe_environment
 from benchmarks.timing import compile_model
 
@@ -41,9 +41,16 @@ def _result(key: str, images_per_s: float, batch: int = 32) -> CaseResult:
 
 
 def _report(
-    fused_eager: float, train_fused: float, fused_peak_mb: float, device: str = "cpu"
+    fused_eager: float,
+    train_fused: float,
+    fused_peak_mb: float,
+    device: str = "cpu",
+    cpu_bf16: tuple[str, ...] | None = ("avx512_bf16",),
 ) -> FastPathReport:
-    environment = dataclasses.replace(describe_environment("cpu"), device=device)
+    """A synthetic report; by default from a CPU with native bf16 (every target judged)."""
+    environment = dataclasses.replace(
+        describe_environment("cpu"), device=device, device_name="Test CPU", cpu_bf16=cpu_bf16
+    )
     report = FastPathReport(
         environment=environment,
         settings={"batch_size": "32"},
@@ -148,6 +155,7 @@ def test_report_files_say_where_and_how_it_was_measured(tmp_path):
     text = markdown.read_text()
     for expected in ("torch ", "load average", "GEMM peak", "| PASS |", "| MISS |", "a note"):
         assert expected in text
+    assert text.startswith("# DynaMixer fast path on cpu (Test CPU, native bf16 (avx512_bf16))")
     assert "| dynamixer_s fused eager fp32 | 32 | 2.60 |" in text
     record = json.loads(data.read_text())
     assert record["environment"]["device"] == "cpu"
@@ -237,3 +245,91 @@ def test_report_end_to_end_on_the_real_models(tmp_path, capsys):
     assert "fused fp32 eager vs plain fp32 eager" in names and len(record["context"]) == 2
     assert all(r["images_per_s"] > 0 for r in record["results"])
     assert "wrote" in capsys.readouterr().out
+
+
+BF16_TARGETS = (
+    "best DynaMixer-S mode vs plain fp32 eager",
+    "DynaMixer-S (fused) vs ViP-S/7, eager bf16",
+    "training step speed (bf16), fused vs plain",
+)
+
+
+def _report_with_bf16_training(cpu_bf16: tuple[str, ...] | None) -> FastPathReport:
+    report = _report(fused_eager=2.6, train_fused=29.0, fused_peak_mb=8000.0, cpu_bf16=cpu_bf16)
+    report.results += [
+        _result("dynamixer_s plain train bf16", 2 / 9.0, batch=2),
+        _result("dynamixer_s fused train bf16", 2 / 6.0, batch=2),
+    ]
+    report.targets = fastpath_targets.evaluate_targets(report)
+    return report
+
+
+def test_bf16_targets_cannot_be_read_on_a_cpu_without_native_bf16(tmp_path):
+    report = _report_with_bf16_training(cpu_bf16=())
+    targets = {t.name: t for t in report.targets}
+    for name in BF16_TARGETS:
+        assert targets[name].unreadable == BF16_EMULATED, name
+        assert "Test CPU, no native bf16 (bf16 emulated)" in targets[name].detail
+    fp32 = [t for t in report.targets if t.name not in BF16_TARGETS]
+    assert fp32 and not any(t.unreadable for t in fp32)
+    assert targets["training step speed (bf16), fused vs plain"].measured == pytest.approx(1.5)
+    markdown, _ = render.write_report(report, tmp_path)
+    text = markdown.read_text()
+    title = "# DynaMixer fast path on cpu (Test CPU, no native bf16 (bf16 emulated))"
+    assert text.startswith(title)
+    assert "- bf16: emulated on this CPU (Test CPU: no avx512_bf16 or amx_bf16)" in text
+    assert f"| 1.000 | {BF16_EMULATED} | 0.50 vs 0.50 img/s; Test CPU, no native bf16" in text
+    assert "## Training step (forward + backward, fp32 and bf16)" in text
+    summary = render.render_text(report)
+    assert summary.splitlines()[0] == "cpu: Test CPU, no native bf16 (bf16 emulated)"
+    assert summary.count(BF16_EMULATED) == len(BF16_TARGETS)
+    assert summary.count("PASS") + summary.count("MISS") == len(fp32)
+
+
+def test_bf16_targets_are_judged_on_a_cpu_with_native_bf16(tmp_path):
+    report = _report_with_bf16_training(cpu_bf16=("avx512_bf16", "amx_bf16"))
+    targets = {t.name: t for t in report.targets}
+    for name in BF16_TARGETS:
+        assert targets[name].unreadable == "", name
+        assert "Test CPU, native bf16 (avx512_bf16, amx_bf16)" in targets[name].detail
+    assert not targets["best DynaMixer-S mode vs plain fp32 eager"].passed
+    assert targets["training step speed (bf16), fused vs plain"].passed
+    text = render.render_markdown(report)
+    assert "- bf16: native on this CPU (Test CPU: avx512_bf16, amx_bf16)" in text
+    assert BF16_EMULATED not in text
+
+
+def test_a_report_from_before_bf16_was_recorded_re_renders(tmp_path):
+    """Old JSONs have no cpu_bf16 and no unreadable field: bf16 support reads as unknown and
+    every target keeps the verdict it was given."""
+    report = _report_with_bf16_training(cpu_bf16=None)
+    _, data = render.write_report(report, tmp_path)
+    record = json.loads(data.read_text())
+    del record["environment"]["cpu_bf16"]
+    for target in record["targets"]:
+        del target["unreadable"]
+    data.write_text(json.dumps(record))
+    old = render.read_report(data)
+    assert old.environment.native_bf16 is None
+    text = render.render_markdown(old)
+    assert "(Test CPU, native bf16 not recorded)" in text.splitlines()[0]
+    assert "whether it has native bf16 was not recorded by this report" in text
+    assert BF16_EMULATED not in text and text.count("| PASS |") + text.count("| MISS |") == len(
+        old.targets
+    )
+    assert main(["--render", str(data)]) == 0
+    assert data.with_suffix(".md").read_text() == text
+
+
+def test_a_cpu_record_of_native_bf16_reads_back_as_a_tuple(tmp_path):
+    _, data = render.write_report(_report_with_bf16_training(("amx_bf16",)), tmp_path)
+    assert render.read_report(data).environment.cpu_bf16 == ("amx_bf16",)
+
+
+@pytest.mark.parametrize(
+    ("device", "bf16", "expected"),
+    [("cpu", True, ("fp32", "bf16")), ("cpu", False, ("fp32",)), ("cuda", True, ("bf16",))],
+)
+def test_training_steps_are_timed_in_fp32_and_bf16_on_a_cpu(device, bf16, expected):
+    settings = Settings(device=device, bf16=bf16)
+    assert _training_precisions(settings, torch.device(device)) == expected
