@@ -75,10 +75,16 @@ class Options:
 
 
 def add_timing_options(
-    parser: argparse.ArgumentParser, rounds: Mapping[str, tuple[int, int]], batch_size: int
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    rounds: Mapping[str, tuple[int, int]],
+    batch_size: int | None,
+    batch_help: str = "",
+    small_warmup: bool = True,
 ) -> None:
     """The options every timing command shares: device, precision, compile, layout, batch and
-    rounds (``rounds``: the default (warm-up, timed) rounds per device type)."""
+    rounds (``rounds``: the default (warm-up, timed) rounds per device type; ``batch_size``
+    None leaves the batch to the command, which ``batch_help`` then describes; ``small_warmup``:
+    whether an eager CPU run warms up at a small batch by default)."""
     parser.add_argument("--device", default="cpu", help=f"{' or '.join(DEVICES)} (or cuda:N)")
     parser.add_argument(
         "--amp",
@@ -99,7 +105,11 @@ def add_timing_options(
     )
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory")
     parser.add_argument(
-        "-b", "--batch-size", type=int, default=batch_size, help=f"default {batch_size}"
+        "-b",
+        "--batch-size",
+        type=int,
+        default=batch_size,
+        help=batch_help or f"default {batch_size}",
     )
     warmups = ", ".join(f"{device} {warmup}" for device, (warmup, _) in rounds.items())
     iters = ", ".join(f"{device} {timed}" for device, (_, timed) in rounds.items())
@@ -116,7 +126,11 @@ def add_timing_options(
         "--warmup-batch-size",
         type=int,
         default=None,
-        help=f"warm-up batch (default: {SMALL_WARMUP_BATCH} on an eager CPU run, else the batch)",
+        help=(
+            f"warm-up batch (default: {SMALL_WARMUP_BATCH} on an eager CPU run, else the batch)"
+            if small_warmup
+            else "warm-up batch (default: the batch)"
+        ),
     )
 
 

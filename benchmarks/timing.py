@@ -210,17 +210,7 @@ def measure_throughputs(
     ``after_warmup`` is :func:`time_interleaved`'s hook.
     """
     specs = [ModelSpec.of(model) for model in models]
-    validate(settings, specs)
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step!r}; accepted: {', '.join(STEPS)}")
-    if len({spec.label for spec in specs}) != len(specs):
-        raise ValueError(f"each model may be timed once per run; got {[s.label for s in specs]}")
-    sizes = {
-        spec.label: tuple((input_sizes or {}).get(spec.label, settings.input_size))
-        for spec in specs
-    }
-    for size in sizes.values():
-        check_input_size(size)
+    sizes = _checked_sizes(specs, settings, step, input_sizes)
     device = torch.device(settings.device)
     prepare = _inference_calls if step == "inference" else _training_calls
     calls, warmup_calls = {}, {}
@@ -261,6 +251,27 @@ def measure_throughputs(
         )
         for spec in specs
     ]
+
+
+def _checked_sizes(
+    specs: Sequence[ModelSpec],
+    settings: ThroughputSettings,
+    step: str,
+    input_sizes: Mapping[str, tuple[int, ...]] | None,
+) -> dict[str, tuple[int, ...]]:
+    """Every model's input size, after checking the settings, the step and the names."""
+    validate(settings, specs)
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; accepted: {', '.join(STEPS)}")
+    if len({spec.label for spec in specs}) != len(specs):
+        raise ValueError(f"each model may be timed once per run; got {[s.label for s in specs]}")
+    sizes = {
+        spec.label: tuple((input_sizes or {}).get(spec.label, settings.input_size))
+        for spec in specs
+    }
+    for size in sizes.values():
+        check_input_size(size)
+    return sizes
 
 
 def _prepare(spec: ModelSpec, settings: ThroughputSettings, device: torch.device) -> nn.Module:

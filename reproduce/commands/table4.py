@@ -17,12 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.cli import add_timing_options
 from benchmarks.files import RESULTS_DIR, write_text_atomic
 from benchmarks.timing import (
-    AMP_DEVICES,
-    AMP_DTYPES,
-    COMPILE_MODES,
-    DEVICES,
     ThroughputSettings,
     emulated_bf16_warning,
     validate,
@@ -81,44 +78,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _measurement_options(measure: argparse._ArgumentGroup) -> None:
-    measure.add_argument("--device", default="cpu", help=f"{' or '.join(DEVICES)} (or cuda:N)")
-    measure.add_argument(
-        "--amp",
-        choices=sorted(AMP_DTYPES),
-        default=None,
-        help="autocast dtype (default: fp32); "
-        + "; ".join(f"{name}: {' or '.join(types)}" for name, types in AMP_DEVICES.items())
-        + " (bf16 on a CPU without AVX512-BF16 or AMX is emulated, slower than fp32)",
-    )
-    measure.add_argument(
-        "--compile",
-        nargs="?",
-        const="default",
-        default=None,
-        choices=COMPILE_MODES,
-        metavar="MODE",
-        help="torch.compile each model; MODE: "
-        + ", ".join(COMPILE_MODES)
-        + " (default: default;"
-        + " reduce-overhead adds CUDA graphs on a GPU)",
-    )
-    measure.add_argument("--channels-last", action="store_true", help="channels_last memory")
-    measure.add_argument("--batch-size", type=int, default=None, help=f"default {TABLE_BATCH_SIZE}")
-    measure.add_argument(
-        "--iters",
-        type=int,
-        default=None,
-        help="timed batches per model (default: "
-        + ", ".join(f"{d} {n}" for d, (_, n) in DEFAULT_ITERATIONS.items())
-        + ")",
-    )
-    measure.add_argument(
-        "--warmup",
-        type=int,
-        default=None,
-        help="untimed batches first (default: "
-        + ", ".join(f"{d} {n}" for d, (n, _) in DEFAULT_ITERATIONS.items())
-        + ")",
+    add_timing_options(
+        measure,
+        DEFAULT_ITERATIONS,
+        batch_size=None,
+        batch_help=f"default {TABLE_BATCH_SIZE}, the paper's ({QUICK['batch_size']} with --quick)",
+        small_warmup=False,
     )
     measure.add_argument(
         "--quick",
@@ -169,6 +134,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         compile_mode=args.compile or "default",
         warmup=warmup if args.warmup is None else args.warmup,
         iters=iters if args.iters is None else args.iters,
+        warmup_batch_size=args.warmup_batch_size,
     )
     rows = table4_rows(args.models)
     # A Slurm job checks for its GPU on the node it lands on, not here on the login node.

@@ -17,7 +17,14 @@ from benchmarks.ratios import INTERVAL_METHOD
 from reproduce.paper import OWN_MODEL, row_label
 from reproduce.render.figure1 import family_of
 from reproduce.render.table4 import bf16_sentence, gpu_short_name
-from reproduce.render.text import cell_text, duration_text, rate_text, ratio_text, share_text
+from reproduce.render.text import (
+    cell_text,
+    device_text,
+    duration_text,
+    rate_text,
+    ratio_text,
+    share_text,
+)
 from reproduce.tables.mlp_zoo import REFERENCE_MODEL, TOP1_COLUMN, ZOO_BATCH_SIZE
 
 __all__ = [
@@ -58,16 +65,14 @@ def _compile_mode(run: pd.Series) -> str:
 def _device_text(frame: pd.DataFrame) -> str:
     """'Intel Xeon ..., cpu, 2 threads, fp32' or 'NVIDIA H200, cuda:0, amp-bf16, torch.compile'."""
     run = _run(frame)
-    parts = [str(run["device_name"]), str(run["device"])]
-    if run["device"] == "cpu":
-        parts.append(f"{int(run['threads'])} threads")
-    parts.append(str(run["precision"]))
-    if _truth(run["channels_last"]):
-        parts.append("channels_last")
-    mode = _compile_mode(run)
-    if mode:
-        parts.append("torch.compile" + ("" if mode == "default" else f"(mode={mode})"))
-    return ", ".join(parts)
+    return device_text(
+        str(run["device_name"]),
+        str(run["device"]),
+        int(run["threads"]),
+        str(run["precision"]),
+        _truth(run["channels_last"]),
+        _compile_mode(run),
+    )
 
 
 def mlp_zoo_stem(frame: pd.DataFrame) -> str:

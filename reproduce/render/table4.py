@@ -14,7 +14,7 @@ import pandas as pd
 from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
 from reproduce.claims.speed import table4_claims
 from reproduce.claims.verdicts import Check
-from reproduce.render.text import duration_text, rate_text, ratio_text, share_text
+from reproduce.render.text import device_text, duration_text, rate_text, ratio_text, share_text
 from reproduce.tables.table4 import (
     FLOPS_COLUMN,
     PARAM_COLUMN,
@@ -51,18 +51,15 @@ def _truth(value: object) -> bool:
 def device_description(frame: pd.DataFrame) -> str:
     """'AMD EPYC, cpu, 2 threads, fp32' or 'NVIDIA H100 80GB HBM3, cuda:0, amp-bf16'."""
     run = _run(frame)
-    parts = [str(run["device_name"]), str(run["device"])]
-    if run["device"] == "cpu":
-        parts.append(f"{int(run['threads'])} threads")
-    parts.append(str(run["precision"]))
-    if _truth(run["channels_last"]):
-        parts.append("channels_last")
-    if _truth(run["compiled"]):
-        mode = run["compile_mode"]
-        parts.append("torch.compile" + ("" if mode == "default" else f"(mode={mode})"))
-    if _truth(run["fused"]):
-        parts.append("DynaMixer fused")
-    return ", ".join(parts)
+    text = device_text(
+        str(run["device_name"]),
+        str(run["device"]),
+        int(run["threads"]),
+        str(run["precision"]),
+        _truth(run["channels_last"]),
+        str(run["compile_mode"]) if _truth(run["compiled"]) else "",
+    )
+    return text + (", DynaMixer fused" if _truth(run["fused"]) else "")
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:

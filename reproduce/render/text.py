@@ -10,6 +10,7 @@ import pandas as pd
 __all__ = [
     "MISSING",
     "cell_text",
+    "device_text",
     "duration_text",
     "escape_cell",
     "rate_text",
@@ -57,3 +58,26 @@ def share_text(value: float) -> str:
 def escape_cell(text: str) -> str:
     """Text safe inside a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def device_text(
+    device_name: str,
+    device: str,
+    threads: int,
+    precision: str,
+    channels_last: bool = False,
+    compile_mode: str = "",
+) -> str:
+    """Where and how a run was timed: 'Intel Xeon ..., cpu, 2 threads, fp32' or 'NVIDIA H100,
+    cuda:0, amp-bf16, torch.compile(mode=max-autotune)' (``compile_mode`` "" for eager)."""
+    parts = [device_name, device]
+    if device == "cpu":
+        parts.append(f"{threads} threads")
+    parts.append(precision)
+    if channels_last:
+        parts.append("channels_last")
+    if compile_mode:
+        parts.append(
+            "torch.compile" + ("" if compile_mode == "default" else f"(mode={compile_mode})")
+        )
+    return ", ".join(parts)
