@@ -83,7 +83,6 @@ def _measurement_options(measure: argparse._ArgumentGroup) -> None:
         DEFAULT_ITERATIONS,
         batch_size=None,
         batch_help=f"default {TABLE_BATCH_SIZE}, the paper's ({QUICK['batch_size']} with --quick)",
-        small_warmup=False,
     )
     measure.add_argument(
         "--quick",

@@ -40,8 +40,8 @@ TOP1_COLUMN = TABLE.columns[-1]
 #: The batch every row is timed at: Table 4's (the paper times throughput at batch 32).
 ZOO_BATCH_SIZE = 32
 #: (warm-up rounds, timed rounds) per device type. On a 2-core CPU one batch-32 round of the 39
-#: models is ~13 TMAC (5-10 minutes): two timed rounds, the fewest that give a spread, after one
-#: warm-up round at a small batch (a sixteenth of a round). GPUs take timm's counts.
+#: models is ~13 TMAC (about 5 minutes on a 2-core Xeon): two timed rounds, the fewest that give
+#: a spread, after one warm-up round at the same batch. GPUs take timm's counts.
 ZOO_ROUNDS = {"cpu": (1, 2), "cuda": (10, 40)}
 #: Speed ratios are given against this row (Table 4's reference too).
 REFERENCE_MODEL = "resmlp_s24"

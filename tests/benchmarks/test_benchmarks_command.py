@@ -36,7 +36,7 @@ def test_defaults_time_inference_at_batch_32_warming_up_at_a_small_batch_on_the_
     options = cli.parse_options(["dynamixer_s", "vip_s7"])
     assert [spec.name for spec in options.specs] == ["dynamixer_s", "vip_s7"]
     assert options.settings == ThroughputSettings(
-        device="cpu", batch_size=32, warmup=1, iters=3, warmup_batch_size=2
+        device="cpu", batch_size=32, warmup=1, iters=3
     )
     assert options.steps == ("inference",)
     assert options.input_sizes == {"dynamixer_s": (3, 224, 224), "vip_s7": (3, 224, 224)}

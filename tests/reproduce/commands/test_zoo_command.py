@@ -24,7 +24,7 @@ def test_defaults_time_every_row_at_batch_32_after_a_small_warm_up() -> None:
     options = zoo_command.parse_options([])
     assert options.entries == zoo_entries()
     assert options.settings == ThroughputSettings(
-        device="cpu", batch_size=32, warmup=1, iters=2, warmup_batch_size=2
+        device="cpu", batch_size=32, warmup=1, iters=2
     )
     assert options.output_dir == RESULTS_DIR
 
