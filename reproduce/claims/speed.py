@@ -292,7 +292,9 @@ def zoo_timings(frame: pd.DataFrame) -> dict[str, Timing]:
     its CSV: per-round seconds of one interleaved run of every model."""
     timings = {}
     for row in frame.to_dict("records"):
-        if str(row.get("overrides", "{}")) not in ("{}", "{'fused': False}"):
+        overrides = row.get("overrides")
+        # A CSV read back gives NaN for a row built without overrides.
+        if not pd.isna(overrides) and str(overrides) not in ("{}", "{'fused': False}"):
             continue
         description = (
             f"{row['device_name']}, {row['device']}"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reproduce.claims.construction import table8_removals
-from reproduce.claims.speed import speed_checks
+from reproduce.claims.speed import pair_checks, speed_checks, zoo_timings
 from reproduce.claims.verdicts import (
     CLOSE,
     INCONCLUSIVE,
@@ -167,6 +167,40 @@ def test_on_a_gpu_a_spread_that_straddles_the_claim_is_inconclusive(tmp_path: Pa
     # 25% slower at the median, but the wobble takes the interval to 17-32%: inconclusive too.
     lower = checks["throughput_lower_than_vip"]
     assert lower.verdict == INCONCLUSIVE and "[17.1–32.1]" in lower.measured
+
+
+def test_a_zoo_csv_read_back_times_every_pair_it_holds(tmp_path: Path) -> None:
+    # Rows built without overrides read back with an empty (NaN) overrides cell; the fused
+    # DynaMixer rows are not the authors' computation and are left out.
+    rows = [
+        ("vip_s7", "", "4.0 4.2"),
+        ("vip_l7", "", "12.0 12.4"),
+        ("dynamixer_s", "{'fused': False}", "5.0 5.0"),
+        ("dynamixer_s", "{'fused': True}", "1.0 1.0"),
+        ("dynamixer_l", "{'fused': False}", "14.0 15.0"),
+    ]
+    frame = pd.DataFrame(
+        {
+            "name": [r[0] for r in rows],
+            "overrides": [r[1] for r in rows],
+            "infer_batch_seconds": [r[2] for r in rows],
+            "device_name": "Test CPU 9000",
+            "device": "cpu",
+            "threads": 2,
+            "precision": "fp32",
+            "infer_batch_size": 32,
+        }
+    )
+    path = tmp_path / "mlp_zoo_cpu.csv"
+    frame.to_csv(path, index=False)
+    timings = zoo_timings(pd.read_csv(path))
+    assert sorted(timings) == ["dynamixer_l", "dynamixer_s", "vip_l7", "vip_s7"]
+    assert timings["dynamixer_s"].seconds == (5.0, 5.0)  # the authors' computation, not fused
+    subjects = [c.subject for c in pair_checks(timings, "zoo table")]
+    assert subjects == [
+        "DynaMixer-S about 16%–18% slower than ViP-Small/7",
+        "DynaMixer-L about 16%–18% slower than ViP-Large/7",
+    ]
 
 
 def test_table8_construction_explains_the_channel_fusion_count() -> None:
