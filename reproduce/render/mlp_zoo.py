@@ -39,6 +39,12 @@ __all__ = [
 
 _MARKERS = "osD^vPX<>phd8H"
 _RED = "#d62728"
+#: One colour per family: tab10 without DynaMixer's red, then two of tab20b, so that no two of
+#: Table 2's twelve families share a colour.
+_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#8c6d31",
+)  # fmt: skip
 
 
 def _run(frame: pd.DataFrame) -> pd.Series:
@@ -261,7 +267,7 @@ def draw_mlp_zoo(frame: pd.DataFrame) -> Figure:
             xerr=[group["images_per_s"] - group["low"], group["high"] - group["images_per_s"]],
             fmt="*" if own else _MARKERS[index % len(_MARKERS)],
             markersize=13 if own else 7,
-            color=_RED if own else None,
+            color=_RED if own else _COLOURS[index % len(_COLOURS)],
             markerfacecolor="none" if own and "fused" not in family else None,
             elinewidth=0.8,
             capsize=2,
