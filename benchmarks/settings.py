@@ -66,8 +66,8 @@ class ThroughputSettings:
     compile_mode: str = "default"  # torch.compile(mode=...), one of COMPILE_MODES
     warmup: int = 1
     iters: int = 3
-    # The warm-up batches' size (None: batch_size). A small one warms an eager CPU model up at a
-    # fraction of a batch's cost; a compiled model would recompile for the timed batch size.
+    # The warm-up batches' size (None: batch_size). A small one costs less but leaves the timed
+    # shape's first-call costs in the first timed round; a compiled model would recompile.
     warmup_batch_size: int | None = None
 
     @property

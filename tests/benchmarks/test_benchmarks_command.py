@@ -32,17 +32,17 @@ TIMM_COLUMNS = [
 ]
 
 
-def test_defaults_time_inference_at_batch_32_warming_up_at_a_small_batch_on_the_cpu() -> None:
+def test_defaults_time_inference_at_batch_32_warming_up_at_the_same_batch_on_the_cpu() -> None:
     options = cli.parse_options(["dynamixer_s", "vip_s7"])
     assert [spec.name for spec in options.specs] == ["dynamixer_s", "vip_s7"]
-    assert options.settings == ThroughputSettings(
-        device="cpu", batch_size=32, warmup=1, iters=3
-    )
+    assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=3)
     assert options.steps == ("inference",)
     assert options.input_sizes == {"dynamixer_s": (3, 224, 224), "vip_s7": (3, 224, 224)}
     assert options.results_file == RESULTS_DIR / "benchmark-infer-fp32-nchw-cpu.csv"
     compiled = cli.parse_options(["dynamixer_s", "--compile", "--bench", "both", "--amp", "bf16"])
-    assert compiled.settings.warmup_batch == 32  # a compiled model warms up at the timed batch
+    assert compiled.settings.warmup_batch == 32
+    small = cli.parse_options(["vip_s7", "--warmup-batch-size", "2"])
+    assert small.settings.warmup_batch == 2  # still there for a quick look
     assert compiled.steps == ("inference", "train")
     assert compiled.results_file.name == "benchmark-both-amp-bf16-nchw-compile-default-cpu.csv"
 

@@ -20,12 +20,10 @@ from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries
 from tests.benchmarks.conftest import fixed_run
 
 
-def test_defaults_time_every_row_at_batch_32_after_a_small_warm_up() -> None:
+def test_defaults_time_every_row_at_batch_32_after_a_warm_up_at_that_batch() -> None:
     options = zoo_command.parse_options([])
     assert options.entries == zoo_entries()
-    assert options.settings == ThroughputSettings(
-        device="cpu", batch_size=32, warmup=1, iters=2
-    )
+    assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=2)
     assert options.output_dir == RESULTS_DIR
 
 
