@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.cli import add_timing_options
+from benchmarks.cli import add_timing_options, settings_from_args
 from benchmarks.files import RESULTS_DIR, write_text_atomic
 from benchmarks.timing import (
     ThroughputSettings,
@@ -120,21 +120,12 @@ def parse_options(argv: Sequence[str]) -> Options:
     """Parse and validate everything; ValueError (naming the bad value) before anything is built."""
     args = make_parser().parse_args(list(argv))
     device_type = args.device.split(":")[0]
-    warmup, iters = DEFAULT_ITERATIONS.get(device_type, DEFAULT_ITERATIONS["cpu"])
-    batch_size = TABLE_BATCH_SIZE
+    rounds = DEFAULT_ITERATIONS
     if args.quick:
-        batch_size, warmup, iters = QUICK["batch_size"], QUICK["warmup"], QUICK["iters"]
-    settings = ThroughputSettings(
-        device=args.device,
-        batch_size=batch_size if args.batch_size is None else args.batch_size,
-        amp=args.amp,
-        channels_last=args.channels_last,
-        compile=args.compile is not None,
-        compile_mode=args.compile or "default",
-        warmup=warmup if args.warmup is None else args.warmup,
-        iters=iters if args.iters is None else args.iters,
-        warmup_batch_size=args.warmup_batch_size,
-    )
+        rounds = {device: (QUICK["warmup"], QUICK["iters"]) for device in DEFAULT_ITERATIONS}
+    if args.batch_size is None:
+        args.batch_size = QUICK["batch_size"] if args.quick else TABLE_BATCH_SIZE
+    settings = settings_from_args(args, rounds)
     rows = table4_rows(args.models)
     # A Slurm job checks for its GPU on the node it lands on, not here on the login node.
     validate(settings, [row_spec(row, args.fused) for row in rows], args.executor != "slurm")
