@@ -1,12 +1,14 @@
-"""Shared records for the reproduce tests: the made-up machine fixed results were taken on, and
-a Table 4 result built from fixed records (no model is built)."""
+"""Shared records for the reproduce tests: the made-up machine fixed results were taken on, a
+Table 4 result built from fixed records (no model is built), and the tiny digits training runs."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from benchmarks.records import Environment, FlopCount, ParamCount, Throughput
 from benchmarks.timing import ThroughputSettings
@@ -180,3 +182,26 @@ def run_record(**fields: Any) -> dict[str, Any]:
         "recipe_global_batch": 2048,
     }
     return record | fields
+
+
+# Few samples, small batches: a few optimizer steps per epoch on one thread.
+TINY = ["train_subset=192", "val_subset=96", "batch_size=32", "log_every=1000", "threads=1"]
+
+
+@pytest.fixture
+def tiny() -> list[str]:
+    """key=value overrides that shrink the digits config to seconds."""
+    return list(TINY)
+
+
+@pytest.fixture
+def store_args(tmp_path: Path) -> list[str]:
+    """--runs-dir/--output/--logs under tmp_path, so tests never touch the repository's store."""
+    return [
+        "--runs-dir",
+        str(tmp_path / "results"),
+        "--output",
+        str(tmp_path / "runs"),
+        "--logs",
+        str(tmp_path / "logs" / "%j"),
+    ]

@@ -16,22 +16,7 @@ from reproduce.training.checkpoints import read_training_checkpoint
 from reproduce.training.overrides import config_key, parse_overrides, resolve
 from reproduce.training.plan import plan
 from reproduce.training.submission import wait
-
-# Few samples, small batches: a few optimizer steps per epoch on one thread.
-TINY = ["train_subset=192", "val_subset=96", "batch_size=32", "log_every=1000", "threads=1"]
-
-
-@pytest.fixture
-def store_args(tmp_path: Path) -> list[str]:
-    """--runs-dir/--output/--logs under tmp_path, so tests never touch the repository's store."""
-    return [
-        "--runs-dir",
-        str(tmp_path / "results"),
-        "--output",
-        str(tmp_path / "runs"),
-        "--logs",
-        str(tmp_path / "logs" / "%j"),
-    ]
+from tests.reproduce.conftest import TINY
 
 
 def _plan(argv: list[str]):
