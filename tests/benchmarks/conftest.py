@@ -1,4 +1,5 @@
-"""Shared fixtures of the benchmarks tests, and a benchmark run built from fixed records."""
+"""Shared records of the benchmarks tests: the made-up machine and a benchmark run built from
+fixed records (no model is built)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,9 @@ import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
 
-import pytest
-
-import benchmarks.records as records
 from benchmarks.records import Environment, FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import BenchmarkRun
-
-
-@pytest.fixture
-def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if anything tries to build a model: bad input must fail before that."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
-
-    monkeypatch.setattr(records, "create_model", refuse)
-    monkeypatch.setattr(records.timm, "create_model", refuse)
-
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
 ENVIRONMENT = Environment(

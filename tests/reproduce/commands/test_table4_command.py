@@ -11,7 +11,6 @@ import pytest
 import submitit
 import torch
 
-import benchmarks.records as records
 from benchmarks.files import RESULTS_DIR
 from benchmarks.timing import ThroughputSettings
 from reproduce.commands import table4 as table4_command
@@ -60,14 +59,6 @@ def test_default_and_quick_options() -> None:
     assert (plain_compile.compile, plain_compile.compile_mode) == (True, "default")
     graphs = table4_command.parse_options(["--compile", "reduce-overhead"]).settings
     assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
-
-
-@pytest.fixture
-def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
-
-    monkeypatch.setattr(records, "create_model", refuse)
 
 
 BAD_INPUT = [

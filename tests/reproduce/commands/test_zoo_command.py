@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-import benchmarks.records as records
 import benchmarks.suite as suite
 from benchmarks.files import RESULTS_DIR
 from benchmarks.gemm import measure_gemm_peak
@@ -25,15 +24,6 @@ def test_defaults_time_every_row_at_batch_32_after_a_warm_up_at_that_batch() -> 
     assert options.entries == zoo_entries()
     assert options.settings == ThroughputSettings(device="cpu", batch_size=32, warmup=1, iters=2)
     assert options.output_dir == RESULTS_DIR
-
-
-@pytest.fixture
-def no_model_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"a model was built despite bad input: {args} {kwargs}")
-
-    monkeypatch.setattr(records, "create_model", refuse)
-    monkeypatch.setattr(records.timm, "create_model", refuse)
 
 
 BAD_INPUT = [
