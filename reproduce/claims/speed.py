@@ -1,9 +1,10 @@
 """The paper's throughput claims, checked against measured throughput (never re-timed here).
 
 Each claim is checked here once and returned as :class:`~reproduce.claims.verdicts.Check`
-records, which Table 4's footnote and REPORT.md both render. Every ratio comes with the interval
-of its per-round ratios (the models were timed interleaved, one batch each per round), so a claim
-whose interval straddles it is inconclusive at this noise. The paper timed a V100: a measurement
+records, which Table 4's footnote and REPORT.md both render. Every ratio comes with an interval
+for the median of its per-round ratios (the models were timed interleaved, one batch each per
+round; :mod:`benchmarks.ratios`), so a claim whose interval straddles it is inconclusive at this
+noise. The paper timed a V100: a measurement
 on a CPU is indicative only, whatever it shows.
 """
 
@@ -89,7 +90,7 @@ def faster_check(claim_id: str, ours: Timing, theirs: Timing, source: str) -> Ch
     measured = f"{ratio.median:.2f}x [{ratio.low:.2f}–{ratio.high:.2f}]"
     why = (
         f"speed ratio per round over {ratio.rounds} interleaved rounds: median {ratio.median:.3f},"
-        + f" min–max {ratio.low:.3f}–{ratio.high:.3f}"
+        + f" interval {ratio.low:.3f}–{ratio.high:.3f} ({ratio.method()})"
     )
     return Check(
         source,
@@ -122,8 +123,8 @@ def slower_than_vip_check(ours: Timing, theirs: Timing, source: str, paper: str)
     measured = f"{lower[0]:.1f}% ({direction}) [{lower[1]:.1f}–{lower[2]:.1f}]"
     why = (
         f"throughput lower by {lower[0]:.1f}% (median of {ratio.rounds} interleaved rounds; "
-        + f"min–max {lower[1]:.1f}–{lower[2]:.1f}%), against {low:g}–{high:g}% read as "
-        + f"{low - 0.5:g}–{high + 0.5:g}% before rounding"
+        + f"interval {lower[1]:.1f}–{lower[2]:.1f}%: {ratio.method()}), against "
+        + f"{low:g}–{high:g}% read as {low - 0.5:g}–{high + 0.5:g}% before rounding"
     )
     return Check(
         source,

@@ -68,8 +68,8 @@ TOLERANCES: Final[Mapping[str, str]] = MappingProxyType(
             + "paper's measurement was right"
         ),
         INCONCLUSIVE: (
-            "the measurement's own spread (the interleaved rounds' min-max ratio) straddles the "
-            + "claim"
+            "the measurement's own spread (the interval of the interleaved rounds' ratios: "
+            + "min–max up to 8 rounds, 95% order statistics from 9) straddles the claim"
         ),
         NOT_CHECKABLE: (
             "cannot be judged here, and the check says why (needs ImageNet training, no code "

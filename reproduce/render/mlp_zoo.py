@@ -137,7 +137,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
                     strict=True,
                 )
             ],
-            f"vs {_reference_label()}, measured [min–max]": _relative_cells(frame),
+            f"vs {_reference_label()}, measured [interval]": _relative_cells(frame),
             "MFU, measured": [share_text(v) for v in frame["infer_mfu"]],
             f"{TOP1_COLUMN}, paper": [cell_text(v, "{:.1f}") for v in frame["paper_top1"]],
         }

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from benchmarks.ratios import INTERVAL_METHOD
 from benchmarks.records import Environment
 from reproduce.claims.audit import Audit
 from reproduce.claims.construction import RemovalCount
@@ -159,9 +160,9 @@ def _sections(audit: Audit) -> list[str]:
         "## Speed claims",
         "",
         "The paper timed batch 32 on one V100. Each ratio here is between models timed "
-        + "interleaved in one run (one batch of each per round), with the min–max of its "
-        + "per-round ratios; a claim whose interval straddles it is inconclusive at this noise, "
-        + "and on a CPU every check is indicative only.",
+        + "interleaved in one run (one batch of each per round). In brackets: "
+        + f"{INTERVAL_METHOD}; each row's why says which. A claim whose interval straddles it "
+        + "is inconclusive at this noise, and on a CPU every check is indicative only.",
         "",
         _checks_table(speed, device=True),
         "",

@@ -12,6 +12,7 @@ import re
 import pandas as pd
 
 from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
+from benchmarks.ratios import interval_method
 from reproduce.claims.speed import table4_claims
 from reproduce.claims.verdicts import Check
 from reproduce.render.text import device_text, duration_text, rate_text, ratio_text, share_text
@@ -200,7 +201,10 @@ def render_table4(frame: pd.DataFrame) -> str:
     lines = [table4_caption(frame), "", table, ""]
     checks = table4_claims(frame)
     if checks:
-        lines.append(f"Claims on this device ({device_description(frame)}):")
+        lines.append(
+            f"Claims on this device ({device_description(frame)}; in brackets an interval for "
+            + f"the median ratio: {interval_method(int(_run(frame)['iters']))}):"
+        )
         lines.append("")
         lines += [f"- {claim_line(check)}" for check in checks]
         lines.append("")

@@ -140,7 +140,7 @@ def measure_mlp_zoo(
 
 def mlp_zoo_frame(run: BenchmarkRun, entries: Sequence[ZooEntry]) -> pd.DataFrame:
     """One row per entry: label, note, the paper's top-1, the speed ratio to the reference row
-    (median and min–max of the per-round ratios), then the run's columns for that model
+    (median and interval of the per-round ratios), then the run's columns for that model
     (``python -m benchmarks``'s CSV: timm's names, spread, MFU, provenance)."""
     measured = benchmark_frame(run).set_index("model")
     seconds = {

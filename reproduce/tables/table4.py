@@ -68,9 +68,11 @@ DEFAULT_LOG_DIR = REPO_ROOT / "runs" / "table4"
 TABLE_BATCH_SIZE = int(CLAIMS["table4_throughput_setting"].numbers["batch_size"])
 # Warm-up and timed rounds per device. One batch-32 round of the six rows is ~3 TMAC: about
 # 1 minute on a 2-core Xeon with a 160 GFLOP/s GEMM, 2 on a 2-core EPYC with 70. Three timed
-# rounds give every ratio a min-max interval that decides Table 4's claims on a quiet CPU (their
-# margins are 10% and more; the rounds' spread a few percent): 4-8 minutes in all, estimated
-# and printed after the warm-up. Use --iters for more.
+# rounds (4-8 minutes in all, estimated and printed after the warm-up) decide the two "faster
+# than" claims on a quiet CPU: their margins are 10% and more, the rounds' spread a few percent.
+# The 16-18% claim is a 3-point window: on a quiet 2-core Xeon the per-round ratio of
+# DynaMixer-M to ViP-M/7 spreads by about 2.4% (sd), so its 95% interval narrows to +-1.5 points
+# only at about 20 rounds (`--models dynamixer_m vip_m7 --iters 20`, about 8 minutes there).
 DEFAULT_ITERATIONS = {"cpu": (1, 3), "cuda": (10, 50)}  # device -> (warmup, iters)
 QUICK = {"batch_size": 2, "warmup": 1, "iters": 2}  # --quick: a CI smoke run of the real models
 #: Zoo models with a fused fast path (``fused=True``: same parameters and numbers, fewer ops).

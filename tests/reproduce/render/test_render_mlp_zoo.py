@@ -57,7 +57,7 @@ def test_table_cells_say_what_is_measured_and_what_is_the_papers() -> None:
     assert "`s2mlpv2_s7`, reconstruction (no official code)" in rows.index
     fused = rows.loc["`dynamixer_s(fused=True)`, fused"]
     # ResMLP-S24 over DynaMixer-S fused, per round: 1, 2, 1.
-    assert fused["vs ResMLP-S24, measured [min–max]"] == "1.00 [1.00–2.00]"
+    assert fused["vs ResMLP-S24, measured [interval]"] == "1.00 [1.00–2.00]"
     assert fused["img/s, measured [min–max]"] == "16.0 [16.0–16.0]"
     assert (fused["Params"], fused["MACs"], fused["Top-1 (%), paper"]) == ("10.0M", "2.00G", "82.7")
     assert fused["MFU, measured"] == "64%"  # 2 x 2 GMAC x 16 img/s over 100 GFLOP/s
@@ -71,7 +71,7 @@ def test_caption_says_where_how_and_what_the_labels_mean() -> None:
         "batch 32, 3×224×224 input",
         "median images/s of 3 timed batches [min–max] after 1 warm-up round(s) at batch 2",
         "all 6 models interleaved",
-        "median [min–max of the per-round ratios]",
+        "median [a 95% distribution-free interval for the median of the per-round ratios",
         "100.0 GFLOP/s",
         "Top-1 is the paper's Table 2 (not measured)",
         "CycleMLP-B1–B5 are the released CycleMLP family",
@@ -129,4 +129,4 @@ def test_without_the_reference_row_the_ratio_column_is_blank() -> None:
     frame = mlp_zoo_frame(run, select_entries(zoo_entries(), names))
     assert not {"relative", "relative_low", "relative_high"} & set(frame.columns)
     table = markdown_table(render_mlp_zoo(frame))
-    assert set(table["vs ResMLP-S24, measured [min–max]"]) == {"–"}
+    assert set(table["vs ResMLP-S24, measured [interval]"]) == {"–"}

@@ -97,7 +97,10 @@ def test_relative_columns_are_blank_without_the_reference_row() -> None:
 
 def test_claim_footnote_says_which_claims_hold() -> None:
     text = render(fixed_result())
-    footnote = text.split("Claims on this device (Test CPU 9000, cpu, 2 threads, fp32):")[1]
+    footnote = text.split(
+        "Claims on this device (Test CPU 9000, cpu, 2 threads, fp32; in brackets an interval for "
+        + "the median ratio: min–max of 3 rounds, 75% confidence for the median):"
+    )[1]
     assert "- DynaMixer-S faster than ViP-M/7: paper 1.41x, measured 1.25x" in footnote
     assert "- DynaMixer-S faster than ResMLP B24: paper 2.56x, measured 2.00x" in footnote
     assert (
