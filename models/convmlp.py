@@ -177,6 +177,7 @@ class ConvMLP(nn.Module):
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = embed_dims[-1]
         self.output_fmt = "NHWC"
+        self.feature_dim = -1  # the channel axis of forward_features, as timm's sequencer
 
         self.tokenizer = ConvTokenizer(in_chans, tokenizer_dim)
         self.conv_stages = ConvStage(num_conv_blocks, tokenizer_dim, embed_dims[0], embed_dims[0])

@@ -195,6 +195,7 @@ class CycleNet(nn.Module):
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = embed_dims[-1]
         self.output_fmt = "NHWC"
+        self.feature_dim = -1  # the channel axis of forward_features, as timm's sequencer
         self.grad_checkpointing = False
 
         self.patch_embed = OverlappingPatchEmbed(in_chans, embed_dims[0])

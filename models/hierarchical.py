@@ -134,6 +134,7 @@ class HierarchicalMixer(nn.Module):
         self.grad_checkpointing = False
         # forward_features returns NHWC tokens (timm reads this to find the channel axis).
         self.output_fmt = "NHWC"
+        self.feature_dim = -1  # the channel axis of forward_features, as timm's sequencer
         # The official code keeps the convs' NCHW memory under an NHWC view. A token mixer that
         # reads whole grids (DynaMixer's fused path) sets this to get contiguous NHWC tokens.
         self.contiguous_tokens = False

@@ -115,6 +115,7 @@ class S2MLPv2(HierarchicalMixer):
 
         super().__init__(token_mixer=token_mixer, **kwargs)
         self.output_fmt = "NHWC"
+        self.feature_dim = -1  # the channel axis of forward_features, as timm's sequencer
 
 
 # ViP-S/7's and ViP-M/7's skeletons (models.vip), which the paper's S/7 and M/7 use.

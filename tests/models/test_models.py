@@ -97,6 +97,8 @@ def test_default_cfg_shapes(name):
         assert output_fmt in ("NCHW", "NHWC"), f"{name}: output_fmt {output_fmt!r}"
         channel, spatial = (1, (2, 3)) if output_fmt == "NCHW" else (3, (1, 2))
         assert features.shape[channel] == model.num_features, f"{name}: {output_fmt}"
+        # timm's non-standard cfg test finds the channel axis through feature_dim (default 1).
+        assert features.shape[getattr(model, "feature_dim", 1)] == model.num_features, name
         assert tuple(features.shape[i] for i in spatial) == tuple(cfg["pool_size"])
     else:  # tokens (B, N, C), as timm's MlpMixer returns them
         assert features.ndim == 3 and features.shape[-1] == model.num_features
