@@ -70,9 +70,10 @@ TABLE_BATCH_SIZE = int(CLAIMS["table4_throughput_setting"].numbers["batch_size"]
 # 1 minute on a 2-core Xeon with a 160 GFLOP/s GEMM, 2 on a 2-core EPYC with 70. Three timed
 # rounds (4-8 minutes in all, estimated and printed after the warm-up) decide the two "faster
 # than" claims on a quiet CPU: their margins are 10% and more, the rounds' spread a few percent.
-# The 16-18% claim is a 3-point window: on a quiet 2-core Xeon the per-round ratio of
-# DynaMixer-M to ViP-M/7 spreads by about 2.4% (sd), so its 95% interval narrows to +-1.5 points
-# only at about 20 rounds (`--models dynamixer_m vip_m7 --iters 20`, about 8 minutes there).
+# The 16-18% claim is a 3-point window, which these rounds cannot decide: the per-round ratio of
+# DynaMixer-M to ViP-M/7 spreads by 2-6% (sd) on a 2-core VM, so a 95% interval of +-1.5 points
+# takes 20-80 rounds. Timing that pair alone (`--models dynamixer_m vip_m7 --iters 20`, 8 min on
+# a 2-core Xeon) narrowed its interval from 20 points (3 rounds) to 4.
 DEFAULT_ITERATIONS = {"cpu": (1, 3), "cuda": (10, 50)}  # device -> (warmup, iters)
 QUICK = {"batch_size": 2, "warmup": 1, "iters": 2}  # --quick: a CI smoke run of the real models
 #: Zoo models with a fused fast path (``fused=True``: same parameters and numbers, fewer ops).
