@@ -31,7 +31,6 @@ __all__ = [
     "MeasuredTop1",
     "counts_as_evaluation",
     "counts_as_training_run",
-    "find_result",
     "measured_top1",
     "table_frame",
 ]
@@ -181,23 +180,6 @@ def measured_top1(
     if evaluations:
         return _from_evaluation(max(evaluations, key=lambda r: str(r.get("finished", ""))))
     return None
-
-
-def find_result(
-    results: Sequence[Mapping[str, Any]], row: PaperRow, dataset: str
-) -> Mapping[str, Any] | None:
-    """`measured_top1` as the mapping older callers read (``top1``, ``config_key``, ...)."""
-    measured = measured_top1(results, row, dataset)
-    if measured is None:
-        return None
-    return {
-        "top1": measured.top1,
-        "top5": measured.top5,
-        "std": measured.std,
-        "n": measured.n,
-        "source": measured.source,
-        "config_key": ", ".join(measured.records),
-    }
 
 
 def _parse(parse: Any, text: str) -> float:

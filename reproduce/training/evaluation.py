@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import models
+from benchmarks.settings import AMP_DTYPES
 from reproduce.training import store
 from reproduce.training.checkpoints import CHECKPOINT_FORMAT
 from reproduce.training.data import NUM_CLASSES
@@ -60,8 +61,8 @@ __all__ = [
 
 #: Model keyword overrides an evaluation accepts: the recipes' ablations, head size, input size.
 MODEL_OVERRIDE_KEYS: Final = (*MODEL_KEYS, "img_size")
-#: ``--amp`` choices: autocast dtypes (fp32 without).
-PRECISIONS: Final[Mapping[str, torch.dtype]] = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: ``--amp`` choices: autocast dtypes (fp32 without), as every timing command has them.
+PRECISIONS: Final[Mapping[str, torch.dtype]] = AMP_DTYPES
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from reproduce.paper import TABLES, PaperRow
 from reproduce.render.tables import render_table
-from reproduce.tables.frames import RELEASED_WEIGHTS, find_result, measured_top1
+from reproduce.tables.frames import RELEASED_WEIGHTS, measured_top1
 from reproduce.tables.specs import (
     TABLE_SPECS,
     TableSpec,
@@ -115,7 +115,7 @@ def test_runs_of_one_configuration_with_other_seeds_count_together() -> None:
     assert shown.loc["DynaMixer-S", "Top-1 (%), measured"] == (
         "82.5 ± 0.1, n=3 (trained here with recipe imagenet_dynamixer_s)"
     )
-    assert find_result([_run(), *seeds], _row(2, "DynaMixer-S"), "imagenet")["n"] == 3
+    assert measured_top1([_run(), *seeds], _row(2, "DynaMixer-S"), "imagenet").n == 3
 
 
 def test_a_run_short_of_the_recipes_global_batch_does_not_count() -> None:
