@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reproduce.claims.verdicts import ABOUT, NOT_REPRODUCED, REPRODUCED, Check, check_count
@@ -10,7 +11,7 @@ from reproduce.paper import CLAIMS, row_label
 from reproduce.tables.counts import Measurement
 from reproduce.tables.specs import MeasureKey
 
-__all__ = ["prose_checks"]
+__all__ = ["SizeReading", "five_percent_larger", "prose_checks"]
 
 
 def _zoo(
@@ -19,7 +20,7 @@ def _zoo(
     return measurements[MeasureKey("zoo", name, tuple(overrides.items()))]
 
 
-def _percent(a: int, b: int) -> float:
+def _percent(a: float, b: float) -> float:
     return 100 * (a / b - 1)
 
 
@@ -29,6 +30,32 @@ def _params(measured: Measurement) -> int:
 
 def _verdict(holds: bool) -> str:
     return REPRODUCED if holds else NOT_REPRODUCED
+
+
+@dataclass(frozen=True)
+class SizeReading:
+    """'DynaMixer-M is about 5% larger than ViP-M/7' read on two models' counts."""
+
+    target: float  # the claim's percent: 5
+    params: float  # ours over theirs, percent larger
+    macs: float
+    low: float  # 'about' as a range of percents
+    high: float
+    holds: bool
+    verdict: str
+
+
+def five_percent_larger(
+    ours_params: float, theirs_params: float, ours_macs: float, theirs_macs: float
+) -> SizeReading:
+    """The claim's ABOUT reading on parameters and MACs (both must fall in the range): the one
+    arithmetic behind both the prose's check and Table 4's."""
+    target = CLAIMS["dynamixer_m_about_5_percent_larger_than_vip_m7"].numbers["larger_percent"]
+    params = _percent(ours_params, theirs_params)
+    macs = _percent(ours_macs, theirs_macs)
+    low, high = target * (1 - ABOUT), target * (1 + ABOUT)
+    holds = bool(all(low <= x <= high for x in (params, macs)))
+    return SizeReading(target, params, macs, low, high, holds, _verdict(holds))
 
 
 def prose_checks(measurements: Mapping[MeasureKey, Measurement]) -> list[Check]:
@@ -59,26 +86,23 @@ def _about_five_percent_larger(measurements: Mapping[MeasureKey, Measurement]) -
             printed = f"{flops:g}G"
             macs = measured.flops.macs
             checks.append(check_count(source, subject, "FLOPs", printed, macs, table=2))
-    target = claim.numbers["larger_percent"]
     if m.flops is not None and vip.flops is not None:
-        params = _percent(_params(m), _params(vip))
-        macs = _percent(m.flops.macs, vip.flops.macs)
-        low, high = target * (1 - ABOUT), target * (1 + ABOUT)
-        holds = all(low <= x <= high for x in (params, macs))
+        size = five_percent_larger(_params(m), _params(vip), m.flops.macs, vip.flops.macs)
         how = (
-            f"{_params(m):,} / {_params(vip):,} = {params:+.1f}% params, "
-            + f"{m.flops.macs:,} / {vip.flops.macs:,} = {macs:+.1f}% MACs; 'about {target:g}%' "
-            + f"read as {low:g}–{high:g}% for both (the paper's own 57/55 and 17/16.3 give "
-            + f"{100 * (57 / 55 - 1):+.1f}% and {100 * (17 / 16.3 - 1):+.1f}%)"
+            f"{_params(m):,} / {_params(vip):,} = {size.params:+.1f}% params, "
+            + f"{m.flops.macs:,} / {vip.flops.macs:,} = {size.macs:+.1f}% MACs; "
+            + f"'about {size.target:g}%' read as {size.low:g}–{size.high:g}% for both (the "
+            + f"paper's own 57/55 and 17/16.3 give {100 * (57 / 55 - 1):+.1f}% and "
+            + f"{100 * (17 / 16.3 - 1):+.1f}%)"
         )
         checks.append(
             Check(
                 source,
                 "DynaMixer-M vs ViP-M/7",
                 "claim",
-                f"about {target:g}% larger",
-                f"{params:+.1f}% params, {macs:+.1f}% FLOPs",
-                _verdict(holds),
+                f"about {size.target:g}% larger",
+                f"{size.params:+.1f}% params, {size.macs:+.1f}% FLOPs",
+                size.verdict,
                 how,
                 claim_id=claim.id,
                 table=2,

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from benchmarks.fastpath.records import FastPathReport
+from benchmarks.fastpath.targets import find_result
 from benchmarks.ratios import ratio_interval
+from reproduce.claims.prose import five_percent_larger
 from reproduce.claims.verdicts import (
-    ABOUT,
     INCONCLUSIVE,
     INDICATIVE,
     NOT_CHECKABLE,
@@ -190,28 +192,25 @@ def _about_five_percent_larger(frame: pd.DataFrame, source: str) -> list[Check]:
     if ours not in rows.index or theirs not in rows.index:
         return []
     a, b = rows.loc[ours], rows.loc[theirs]
-    target = claim.numbers["larger_percent"]
-    params = 100 * (a["params"] / b["params"] - 1)
-    macs = 100 * (a["macs"] / b["macs"] - 1)
+    size = five_percent_larger(a["params"], b["params"], a["macs"], b["macs"])
     paper_params = 100 * (a["paper_params_m"] / b["paper_params_m"] - 1)
     paper_macs = 100 * (a["paper_gflops"] / b["paper_gflops"] - 1)
-    holds = bool(all(abs(x - target) <= target * ABOUT for x in (params, macs)))
     paper = f"+{paper_params:.1f}% params, +{paper_macs:.1f}% FLOPs"
-    measured = f"+{params:.1f}% params, +{macs:.1f}% FLOPs"
+    measured = f"+{size.params:.1f}% params, +{size.macs:.1f}% FLOPs"
     return [
         Check(
             source,
-            f"{a['label']} about {target:g}% larger than {b['label']}",
+            f"{a['label']} about {size.target:g}% larger than {b['label']}",
             "claim",
             claim.quote,
             measured,
-            REPRODUCED if holds else NOT_REPRODUCED,
-            f"'about {target:g}%' read as {target * (1 - ABOUT):g}–{target * (1 + ABOUT):g}%",
+            size.verdict,
+            f"'about {size.target:g}%' read as {size.low:g}–{size.high:g}%",
             claim_id=claim.id,
             table=4,
             paper_figure=paper,
             measured_figure=measured,
-            holds_here=holds,
+            holds_here=size.holds,
         )
     ]
 
@@ -233,14 +232,23 @@ def table4_claims(frame: pd.DataFrame, name: str = "table4.csv") -> list[Check]:
     return [check for checker in TABLE4_CLAIMS.values() for check in checker(frame, source)]
 
 
+def _description(device_name: Any, device: Any, threads: Any, precision: Any, batch: Any) -> str:
+    """Where a run was measured, as REPORT.md shows it: name, device, N threads (on a CPU, when
+    recorded), precision, batch B."""
+    parts = [str(device_name), str(device)]
+    if str(device) == "cpu" and threads is not None:
+        parts.append(f"{int(threads)} threads")
+    parts += [str(precision), f"batch {int(batch)}"]
+    return ", ".join(parts)
+
+
 def device_of(frame: pd.DataFrame) -> str:
     """Where a Table 4 frame was measured: device, threads, precision and batch."""
     first = frame.iloc[0]
-    parts = [str(first["device_name"]), str(first["device"])]
-    if str(first["device"]) == "cpu" and "threads" in frame:
-        parts.append(f"{int(first['threads'])} threads")
-    parts += [str(first["precision"]), f"batch {int(first['batch_size'])}"]
-    return ", ".join(parts)
+    threads = first["threads"] if "threads" in frame else None
+    return _description(
+        first["device_name"], first["device"], threads, first["precision"], first["batch_size"]
+    )
 
 
 def ordering_check(frame: pd.DataFrame, device: str, source: str) -> Check:
@@ -297,10 +305,12 @@ def zoo_timings(frame: pd.DataFrame) -> dict[str, Timing]:
         # A CSV read back gives NaN for a row built without overrides.
         if not pd.isna(overrides) and str(overrides) not in ("{}", "{'fused': False}"):
             continue
-        description = (
-            f"{row['device_name']}, {row['device']}"
-            + (f", {int(row['threads'])} threads" if row["device"] == "cpu" else "")
-            + f", {row['precision']}, batch {int(row['infer_batch_size'])}"
+        description = _description(
+            row["device_name"],
+            row["device"],
+            row["threads"],
+            row["precision"],
+            row["infer_batch_size"],
         )
         seconds = tuple(float(s) for s in str(row["infer_batch_seconds"]).split())
         name = str(row["name"])
@@ -359,13 +369,11 @@ def fastpath_timings(report: FastPathReport) -> dict[str, Timing]:
     keys = {"dynamixer_s": "dynamixer_s plain eager fp32", "vip_s7": "vip_s7 eager fp32"}
     timings = {}
     for model, key in keys.items():
-        result = next((r for r in report.results if r.case.key == key), None)
+        result = find_result(report, key)
         if result is None:
             continue
-        description = (
-            f"{env.device_name}, {env.device}"
-            + (f", {env.threads} threads" if env.device == "cpu" else "")
-            + f", fp32, batch {result.case.batch_size}"
+        description = _description(
+            env.device_name, env.device, env.threads, "fp32", result.case.batch_size
         )
         seconds = tuple(result.batch_seconds)
         timings[model] = Timing(model, row_label(model), seconds, env.device, description)
