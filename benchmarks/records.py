@@ -144,6 +144,12 @@ class Environment:
         """Whether the CPU runs bf16 matmuls natively (None: not recorded)."""
         return None if self.cpu_bf16 is None else bool(self.cpu_bf16)
 
+    @property
+    def cpu_bf16_text(self) -> str:
+        """The native bf16 flags as a table cell: 'avx512_bf16 amx_bf16', 'none' (bf16 is
+        emulated) or 'unknown' (not recorded)."""
+        return "unknown" if self.cpu_bf16 is None else (" ".join(self.cpu_bf16) or "none")
+
 
 @dataclass(frozen=True)
 class ParamCount:

@@ -275,7 +275,6 @@ def _load_text(record: Throughput) -> str:
 def _provenance(run: BenchmarkRun) -> dict[str, object]:
     """The run-level columns: settings, machine, libraries, date; the same on every row."""
     settings, environment = run.settings, run.environment
-    flags = environment.cpu_bf16
     return {
         "gemm_peak_gflops": run.gemm_peak_gflops,
         "precision": settings.precision,
@@ -286,7 +285,7 @@ def _provenance(run: BenchmarkRun) -> dict[str, object]:
         "iters": settings.iters,
         "device": environment.device,
         "device_name": environment.device_name,
-        "cpu_bf16": "unknown" if flags is None else (" ".join(flags) or "none"),
+        "cpu_bf16": environment.cpu_bf16_text,
         "native_bf16": environment.native_bf16,
         "threads": environment.threads,
         "cpu_count": environment.cpu_count,

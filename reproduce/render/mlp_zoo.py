@@ -12,17 +12,22 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from benchmarks.files import write_atomic
-from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
 from benchmarks.ratios import INTERVAL_METHOD
 from reproduce.paper import OWN_MODEL, row_label
 from reproduce.render.figure1 import family_of
-from reproduce.render.table4 import bf16_sentence, gpu_short_name
 from reproduce.render.text import (
+    bf16_sentence,
     cell_text,
-    device_text,
     duration_text,
+    gpu_short_name,
+    is_true,
+    load_text,
+    mfu_sentence,
     rate_text,
     ratio_text,
+    run_device_text,
+    run_row,
+    settings_stem_parts,
     share_text,
 )
 from reproduce.tables.mlp_zoo import REFERENCE_MODEL, TOP1_COLUMN, ZOO_BATCH_SIZE
@@ -47,16 +52,6 @@ _COLOURS = (
 )  # fmt: skip
 
 
-def _run(frame: pd.DataFrame) -> pd.Series:
-    """The run-level values (settings, environment): the same on every row."""
-    return frame.iloc[0]
-
-
-def _truth(value: object) -> bool:
-    """A boolean cell, as written (True) or read back from a CSV ('True')."""
-    return str(value) == "True"
-
-
 def _notes(frame: pd.DataFrame) -> list[str]:
     """Each row's note, "" for none (an empty CSV cell reads back as NaN)."""
     return [note if isinstance(note, str) else "" for note in frame["note"]]
@@ -70,33 +65,22 @@ def _compile_mode(run: pd.Series) -> str:
 
 def _device_text(frame: pd.DataFrame) -> str:
     """'Intel Xeon ..., cpu, 2 threads, fp32' or 'NVIDIA H200, cuda:0, amp-bf16, torch.compile'."""
-    run = _run(frame)
-    return device_text(
-        str(run["device_name"]),
-        str(run["device"]),
-        int(run["threads"]),
-        str(run["precision"]),
-        _truth(run["channels_last"]),
-        _compile_mode(run),
-    )
+    run = run_row(frame)
+    return run_device_text(run, _compile_mode(run))
 
 
 def mlp_zoo_stem(frame: pd.DataFrame) -> str:
     """'mlp_zoo_cpu', 'mlp_zoo_h200_amp-bf16', plus any non-default setting; '_subset' when
     only some models were timed."""
-    run = _run(frame)
+    run = run_row(frame)
     device = "cpu" if run["device"] == "cpu" else gpu_short_name(str(run["device_name"]))
     parts = ["mlp_zoo", device]
-    if run["precision"] != "fp32":
-        parts.append(str(run["precision"]))
-    if _truth(run["channels_last"]):
-        parts.append("channels-last")
-    mode = _compile_mode(run)
-    if mode:
-        parts.append("compile" + ("" if mode == "default" else f"-{mode}"))
+    parts += settings_stem_parts(
+        str(run["precision"]), is_true(run["channels_last"]), _compile_mode(run)
+    )
     if int(run["infer_batch_size"]) != ZOO_BATCH_SIZE:
         parts.append(f"batch{int(run['infer_batch_size'])}")
-    if _truth(run["subset"]):
+    if is_true(run["subset"]):
         parts.append("subset")
     return "_".join(parts)
 
@@ -146,19 +130,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _load_text(frame: pd.DataFrame) -> str:
     loads = [float(v) for text in frame["infer_load_average"].dropna() for v in str(text).split()]
-    run = _run(frame)
-    if not loads or run["device"] != "cpu":
-        return ""
-    busy = max(loads) > int(run["threads"]) + 0.5
-    return (
-        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} on {int(run['cpu_count'])} "
-        + "cores"
-        + (
-            " (above this run's own threads: the CPU was shared, so the rates are low and noisy)"
-            if busy
-            else ""
-        )
-    )
+    return load_text(run_row(frame), loads, "the CPU was shared, so the rates are low and noisy")
 
 
 def _notes_sentence(frame: pd.DataFrame) -> str:
@@ -185,10 +157,10 @@ def _notes_sentence(frame: pd.DataFrame) -> str:
 
 def mlp_zoo_caption(frame: pd.DataFrame) -> str:
     """One paragraph: what was timed, where, how, against what, and what is the paper's."""
-    run = _run(frame)
-    subset = " SUBSET: only some of the zoo's models." if _truth(run["subset"]) else ""
+    run = run_row(frame)
+    subset = " SUBSET: only some of the zoo's models." if is_true(run["subset"]) else ""
     size = int(run["infer_img_size"])
-    shape = "×".join(map(str, GEMM_SHAPE))
+    mfu = "2 × MACs × images/s over the GEMM peak measured in the same run"
     return (
         f"**Every vision MLP of the paper's Table 2, timed side by side.**{subset} Throughput on "
         + f"{_device_text(frame)}: batch {int(run['infer_batch_size'])}, 3×{size}×{size} input, "
@@ -198,11 +170,9 @@ def mlp_zoo_caption(frame: pd.DataFrame) -> str:
         + f"(each round times one batch of every model in turn){_load_text(frame)}. "
         + bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
         + f"Params and MACs ({run['flop_counter']}) counted from the models' shapes. Speed "
-        + f"relative to {_reference_label()} (= 1.00): median [{INTERVAL_METHOD}]. MFU: 2 × "
-        + "MACs × images/s over the GEMM peak measured in the same run (the best of "
-        + f"{GEMM_PEAK_CALLS} calls of one {shape} linear before and {GEMM_PEAK_CALLS} after the "
-        + f"models, {run['precision']}: {float(run['gemm_peak_gflops']):.1f} GFLOP/s). Top-1 is "
-        + "the paper's Table 2 (not measured). "
+        + f"relative to {_reference_label()} (= 1.00): median [{INTERVAL_METHOD}]. "
+        + mfu_sentence(mfu, "models", str(run["precision"]), float(run["gemm_peak_gflops"]))
+        + "Top-1 is the paper's Table 2 (not measured). "
         + _notes_sentence(frame)
         + f"torch {run['torch']}, timm {run['timm']}; {run['date']}; measuring took "
         + f"{duration_text(float(run['wall_seconds']))}."
@@ -294,7 +264,7 @@ def draw_mlp_zoo(frame: pd.DataFrame) -> Figure:
             textcoords="offset points",
             fontsize=7.5,
         )
-    run = _run(frame)
+    run = run_row(frame)
     axes.set_xscale("log")
     axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))

@@ -7,15 +7,26 @@ The caption says what was measured where and how; the footnote renders the speed
 from __future__ import annotations
 
 import math
-import re
 
 import pandas as pd
 
-from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
 from benchmarks.ratios import interval_method
 from reproduce.claims.speed import table4_claims
 from reproduce.claims.verdicts import Check
-from reproduce.render.text import device_text, duration_text, rate_text, ratio_text, share_text
+from reproduce.render.text import (
+    bf16_sentence,
+    duration_text,
+    gpu_short_name,
+    is_true,
+    load_text,
+    mfu_sentence,
+    rate_text,
+    ratio_text,
+    run_device_text,
+    run_row,
+    settings_stem_parts,
+    share_text,
+)
 from reproduce.tables.table4 import (
     FLOPS_COLUMN,
     PARAM_COLUMN,
@@ -28,39 +39,25 @@ from reproduce.tables.table4 import (
 )
 
 __all__ = [
-    "bf16_sentence",
     "claim_line",
     "device_description",
     "display_frame",
-    "gpu_short_name",
     "render_table4",
     "table4_caption",
     "table4_stem",
 ]
 
 
-def _run(frame: pd.DataFrame) -> pd.Series:
-    """The run-level values (settings, environment): the same on every row."""
-    return frame.iloc[0]
-
-
-def _truth(value: object) -> bool:
-    """A boolean cell, as written (True) or read back from a CSV ('True')."""
-    return str(value) == "True"
+def _compile_mode(run: pd.Series) -> str:
+    """The compile mode, or "" for an eager run."""
+    return str(run["compile_mode"]) if is_true(run["compiled"]) else ""
 
 
 def device_description(frame: pd.DataFrame) -> str:
     """'AMD EPYC, cpu, 2 threads, fp32' or 'NVIDIA H100 80GB HBM3, cuda:0, amp-bf16'."""
-    run = _run(frame)
-    text = device_text(
-        str(run["device_name"]),
-        str(run["device"]),
-        int(run["threads"]),
-        str(run["precision"]),
-        _truth(run["channels_last"]),
-        str(run["compile_mode"]) if _truth(run["compiled"]) else "",
-    )
-    return text + (", DynaMixer fused" if _truth(run["fused"]) else "")
+    run = run_row(frame)
+    text = run_device_text(run, _compile_mode(run))
+    return text + (", DynaMixer fused" if is_true(run["fused"]) else "")
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,75 +91,36 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_sentence(frame: pd.DataFrame) -> str:
-    run = _run(frame)
     loads = [
         v
         for column in ("load_average_before", "load_average_after")
         for v in frame.get(column, pd.Series(dtype=float)).dropna()
     ]
-    if not loads or run["device"] != "cpu":
-        return ""
-    load = (
-        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} while timing"
-        + f" on {int(run['cpu_count'])} cores"
+    shared = (
+        "the CPU was shared with other work, so absolute throughput is low and noisy; the "
+        + "relative columns suffer less"
     )
-    # This run's own threads account for about `threads` of the load; more means other work
-    # shared the CPU (the average lags by a minute, so this is a hint, not a proof).
-    if max(loads) > int(run["threads"]) + 0.5:
-        load += (
-            " (above this run's own threads: the CPU was shared with other work, so absolute"
-            + " throughput is low and noisy; the relative columns suffer less)"
-        )
-    return load
+    return load_text(run_row(frame), loads, shared, during=" while timing")
 
 
 def _mfu_sentence(frame: pd.DataFrame) -> str:
-    run = _run(frame)
+    run = run_row(frame)
     peak = run.get("gemm_peak_gflops")
     if peak is None or not math.isfinite(float(peak)):
         return "MFU not measured. "
-    shape = "×".join(map(str, GEMM_SHAPE))
-    return (
-        "MFU: achieved FLOP/s (2 × MACs × images/s) over the GEMM peak measured here (the "
-        + f"best of {GEMM_PEAK_CALLS} calls of one {shape} linear before and "
-        + f"{GEMM_PEAK_CALLS} after the rows, "
-        + f"{run['precision']}: "
-        + f"{float(peak):.1f} GFLOP/s). "
-    )
-
-
-def bf16_sentence(device: str, precision: str, cpu_bf16: object) -> str:
-    """For bf16 autocast on a CPU: whether the CPU ran it natively or emulated it ("" else).
-
-    ``cpu_bf16`` is a record's flags as written ("avx512_bf16 amx_bf16", "none", "unknown").
-    """
-    if device != "cpu" or precision != "amp-bf16":
-        return ""
-    flags = str(cpu_bf16) if isinstance(cpu_bf16, str) else "unknown"
-    if flags == "none":
-        return (
-            "bf16 is emulated on this CPU (no AVX512-BF16 or AMX): its bf16 matmuls run slower "
-            + "than fp32, so these rates measure the emulation, not bf16 hardware. "
-        )
-    if flags == "unknown":
-        return "Whether this CPU has native bf16 was not recorded. "
-    return f"bf16 runs natively on this CPU ({flags}). "
-
-
-def _bf16_sentence(frame: pd.DataFrame) -> str:
-    run = _run(frame)
-    return bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
+    definition = "achieved FLOP/s (2 × MACs × images/s) over the GEMM peak measured here"
+    return mfu_sentence(definition, "rows", str(run["precision"]), float(peak))
 
 
 def table4_caption(frame: pd.DataFrame) -> str:
     """One line: what was measured, where, how, with which libraries, and how long it took."""
-    run = _run(frame)
+    run = run_row(frame)
     size = str(run["input_size"]).replace("x", "×")
-    quick = " QUICK SMOKE RUN (not the paper's setting)." if _truth(run["quick"]) else ""
+    quick = " QUICK SMOKE RUN (not the paper's setting)." if is_true(run["quick"]) else ""
     reference_label = next(row.label for row in TABLE.rows if row.zoo_name == REFERENCE_MODEL)
     path = (
         "DynaMixer on its fused fast path (fused=True; ViP and ResMLP as written)"
-        if _truth(run["fused"])
+        if is_true(run["fused"])
         else "every model as its authors compute it (DynaMixer fused=False)"
     )
     return (
@@ -171,7 +129,7 @@ def table4_caption(frame: pd.DataFrame) -> str:
         + f"images/s of {int(run['iters'])} timed batches after {int(run['warmup'])} warm-up "
         + "[min–max], the models interleaved (each round times one batch of every model in "
         + f"turn){_load_sentence(frame)}. "
-        + _bf16_sentence(frame)
+        + bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
         + f"Params and FLOPs (multiply-accumulates, {run['flop_counter']}) counted from the "
         + f"models' shapes. Throughput relative to {reference_label} (= 1.00). "
         + _mfu_sentence(frame)
@@ -203,7 +161,7 @@ def render_table4(frame: pd.DataFrame) -> str:
     if checks:
         lines.append(
             f"Claims on this device ({device_description(frame)}; in brackets an interval for "
-            + f"the median ratio: {interval_method(int(_run(frame)['iters']))}):"
+            + f"the median ratio: {interval_method(int(run_row(frame)['iters']))}):"
         )
         lines.append("")
         lines += [f"- {claim_line(check)}" for check in checks]
@@ -214,37 +172,18 @@ def render_table4(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gpu_short_name(device_name: str) -> str:
-    """A file-name tag for a GPU: 'NVIDIA H100 80GB HBM3' -> 'h100', 'Tesla V100-SXM2-16GB' ->
-    'v100', 'NVIDIA GeForce RTX 4090' -> 'rtx4090'."""
-    words = [
-        w for w in re.split(r"\s+", device_name) if w.lower() not in {"nvidia", "tesla", "geforce"}
-    ]
-    for i, word in enumerate(words):
-        if any(ch.isdigit() for ch in word):
-            stem = word.split("-")[0]
-            if i > 0 and words[i - 1].isalpha() and not stem[0].isalpha():
-                stem = words[i - 1] + stem
-            return re.sub(r"[^a-z0-9]", "", stem.lower()) or "gpu"
-    return re.sub(r"[^a-z0-9]", "", "".join(words).lower())[:16] or "gpu"
-
-
 def table4_stem(frame: pd.DataFrame) -> str:
     """'table4' for the default CPU run; device and non-default settings otherwise."""
-    run = _run(frame)
+    run = run_row(frame)
     parts = ["table4"]
     if str(run["device"]).startswith("cuda"):
         parts.append(gpu_short_name(str(run["device_name"])))
-    if run["precision"] != "fp32":
-        parts.append(str(run["precision"]))
-    if _truth(run["channels_last"]):
-        parts.append("channels-last")
-    if _truth(run["compiled"]):
-        mode = run["compile_mode"]
-        parts.append("compile" + ("" if mode == "default" else f"-{mode}"))
-    if _truth(run["fused"]):
+    parts += settings_stem_parts(
+        str(run["precision"]), is_true(run["channels_last"]), _compile_mode(run)
+    )
+    if is_true(run["fused"]):
         parts.append("fused")
-    if _truth(run["quick"]):
+    if is_true(run["quick"]):
         parts.append("quick")
     elif int(run["batch_size"]) != TABLE_BATCH_SIZE:
         parts.append(f"batch{int(run['batch_size'])}")

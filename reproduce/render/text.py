@@ -1,20 +1,34 @@
-"""Small formatting rules shared by every rendered table: missing cells, rates, durations."""
+"""Small formatting rules shared by every rendered table: missing cells, rates, durations, and
+the sentences of a measured table's caption (device, load, bf16, MFU) read from its run-level
+cells."""
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
+
 __all__ = [
     "MISSING",
+    "bf16_sentence",
     "cell_text",
     "device_text",
     "duration_text",
     "escape_cell",
+    "gpu_short_name",
+    "is_true",
+    "load_text",
+    "mfu_sentence",
     "rate_text",
     "ratio_text",
+    "run_device_text",
+    "run_row",
+    "settings_stem_parts",
     "share_text",
 ]
 
@@ -81,3 +95,102 @@ def device_text(
             "torch.compile" + ("" if compile_mode == "default" else f"(mode={compile_mode})")
         )
     return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# A measured frame's run-level cells (settings, environment): the same on every row
+
+
+def run_row(frame: pd.DataFrame) -> pd.Series:
+    """The run-level values (settings, environment): the same on every row."""
+    return frame.iloc[0]
+
+
+def is_true(value: object) -> bool:
+    """A boolean cell, as written (True) or read back from a CSV ('True')."""
+    return str(value) == "True"
+
+
+def run_device_text(run: pd.Series, compile_mode: str) -> str:
+    """:func:`device_text` of a run's cells (``compile_mode`` "" for eager)."""
+    return device_text(
+        str(run["device_name"]),
+        str(run["device"]),
+        int(run["threads"]),
+        str(run["precision"]),
+        is_true(run["channels_last"]),
+        compile_mode,
+    )
+
+
+def settings_stem_parts(precision: str, channels_last: bool, compile_mode: str) -> list[str]:
+    """A file stem's parts for non-default settings: 'amp-bf16', 'channels-last',
+    'compile' or 'compile-<mode>' (``compile_mode`` "" for eager)."""
+    parts = []
+    if precision != "fp32":
+        parts.append(precision)
+    if channels_last:
+        parts.append("channels-last")
+    if compile_mode:
+        parts.append("compile" + ("" if compile_mode == "default" else f"-{compile_mode}"))
+    return parts
+
+
+def gpu_short_name(device_name: str) -> str:
+    """A file-name tag for a GPU: 'NVIDIA H100 80GB HBM3' -> 'h100', 'Tesla V100-SXM2-16GB' ->
+    'v100', 'NVIDIA GeForce RTX 4090' -> 'rtx4090'."""
+    words = [
+        w for w in re.split(r"\s+", device_name) if w.lower() not in {"nvidia", "tesla", "geforce"}
+    ]
+    for i, word in enumerate(words):
+        if any(ch.isdigit() for ch in word):
+            stem = word.split("-")[0]
+            if i > 0 and words[i - 1].isalpha() and not stem[0].isalpha():
+                stem = words[i - 1] + stem
+            return re.sub(r"[^a-z0-9]", "", stem.lower()) or "gpu"
+    return re.sub(r"[^a-z0-9]", "", "".join(words).lower())[:16] or "gpu"
+
+
+def load_text(run: pd.Series, loads: Sequence[float], shared: str, during: str = "") -> str:
+    """'; 1-minute load average 1.9–2.4<during> on 2 cores', plus ' (above this run's own
+    threads: <shared>)' where the CPU was busier than the run itself; "" off a CPU or unmeasured.
+    """
+    if not loads or run["device"] != "cpu":
+        return ""
+    text = (
+        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f}{during}"
+        + f" on {int(run['cpu_count'])} cores"
+    )
+    # This run's own threads account for about `threads` of the load; more means other work
+    # shared the CPU (the average lags by a minute, so this is a hint, not a proof).
+    if max(loads) > int(run["threads"]) + 0.5:
+        text += f" (above this run's own threads: {shared})"
+    return text
+
+
+def bf16_sentence(device: str, precision: str, cpu_bf16: object) -> str:
+    """For bf16 autocast on a CPU: whether the CPU ran it natively or emulated it ("" else).
+
+    ``cpu_bf16`` is a record's flags as written ("avx512_bf16 amx_bf16", "none", "unknown").
+    """
+    if device != "cpu" or precision != "amp-bf16":
+        return ""
+    flags = str(cpu_bf16) if isinstance(cpu_bf16, str) else "unknown"
+    if flags == "none":
+        return (
+            "bf16 is emulated on this CPU (no AVX512-BF16 or AMX): its bf16 matmuls run slower "
+            + "than fp32, so these rates measure the emulation, not bf16 hardware. "
+        )
+    if flags == "unknown":
+        return "Whether this CPU has native bf16 was not recorded. "
+    return f"bf16 runs natively on this CPU ({flags}). "
+
+
+def mfu_sentence(definition: str, subject: str, precision: str, peak_gflops: float) -> str:
+    """'MFU: <definition> (the best of 5 calls of one 2048×2048×2048 linear before and 5 after
+    the <subject>, fp32: 167.2 GFLOP/s). '"""
+    shape = "×".join(map(str, GEMM_SHAPE))
+    return (
+        f"MFU: {definition} (the best of {GEMM_PEAK_CALLS} calls of one {shape} linear before "
+        + f"and {GEMM_PEAK_CALLS} after the {subject}, {precision}: {peak_gflops:.1f} GFLOP/s). "
+    )

@@ -265,7 +265,7 @@ def _row_record(result: Table4Result, measured: RowMeasurement) -> dict[str, obj
         "device": environment.device,
         "device_name": environment.device_name,
         # The CPU's native bf16 instructions ("none": bf16 is emulated, slower than fp32).
-        "cpu_bf16": _bf16_flags_text(environment.cpu_bf16),
+        "cpu_bf16": environment.cpu_bf16_text,
         "native_bf16": environment.native_bf16,
         "threads": environment.threads,
         "cpu_count": environment.cpu_count,
@@ -278,11 +278,6 @@ def _row_record(result: Table4Result, measured: RowMeasurement) -> dict[str, obj
         "fused": result.fused,
         "wall_seconds": result.wall_seconds,
     }
-
-
-def _bf16_flags_text(flags: tuple[str, ...] | None) -> str:
-    """'avx512_bf16 amx_bf16', 'none' (emulated) or 'unknown' (not recorded)."""
-    return "unknown" if flags is None else (" ".join(flags) or "none")
 
 
 def _add_derived_columns(frame: pd.DataFrame, result: Table4Result) -> None:
