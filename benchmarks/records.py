@@ -35,6 +35,7 @@ __all__ = [
     "Throughput",
     "check_timm_name",
     "cpu_bf16_flags",
+    "cpu_name",
     "describe_environment",
     "flatten",
     "library_version",
@@ -209,7 +210,8 @@ class Throughput:
 
 
 @cache
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it (else what platform knows)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
@@ -258,7 +260,7 @@ def describe_environment(device: str = "cpu") -> Environment:
     elif torch_device.type == "meta":
         device_name = "meta (shapes only)"
     else:
-        device_name = _cpu_name()
+        device_name = cpu_name()
     return Environment(
         device=device,
         device_name=device_name,

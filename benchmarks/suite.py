@@ -34,7 +34,7 @@ from benchmarks.records import (
     timm_model_names,
 )
 from benchmarks.settings import ThroughputSettings, validate
-from benchmarks.timing import measure_throughputs
+from benchmarks.timing import duration_text, measure_throughputs
 from models import list_models
 
 __all__ = [
@@ -153,7 +153,7 @@ def estimate_reporter(
         end = datetime.datetime.now() + datetime.timedelta(seconds=seconds)
         report(
             f"{step}: {len(warmup_seconds)} models x {settings.iters} timed rounds at batch "
-            + f"{settings.batch_size}: expected {_duration(seconds)}, until about "
+            + f"{settings.batch_size}: expected {duration_text(seconds)}, until about "
             + f"{end:%H:%M} (from the last warm-up batch{scaled}){compiled}"
         )
 
@@ -163,11 +163,6 @@ def estimate_reporter(
 def note(message: str) -> None:
     """One line on stderr, printed above any progress bar."""
     tqdm.write(message, file=sys.stderr)
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def _count(

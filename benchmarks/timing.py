@@ -70,6 +70,7 @@ __all__ = [
     "check_input_size",
     "check_positive_int",
     "compile_model",
+    "duration_text",
     "emulated_bf16_warning",
     "measure_throughput",
     "measure_throughputs",
@@ -77,6 +78,13 @@ __all__ = [
     "time_interleaved",
     "validate",
 ]
+
+
+def duration_text(seconds: float) -> str:
+    """'5 min 53 s' or '49 s': how long a run took or will take, as every output says it."""
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
 
 # ---------------------------------------------------------------------------------------------
 # The engine

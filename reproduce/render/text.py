@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
+from benchmarks.timing import duration_text
 
 __all__ = [
     "MISSING",
@@ -40,12 +41,6 @@ def cell_text(value: Any, pattern: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return MISSING
     return pattern.format(value)
-
-
-def duration_text(seconds: float) -> str:
-    """'5 min 53 s' or '49 s'."""
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def rate_text(value: float) -> str:

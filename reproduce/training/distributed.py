@@ -8,15 +8,15 @@ is a no-op, so the training code reads the same either way.
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import submitit
 import torch
 from torch.utils.data import Sampler
+
+from benchmarks.records import cpu_name
 
 __all__ = [
     "EvaluationShard",
@@ -72,15 +72,7 @@ def describe_device(device: torch.device) -> str:
     """``cuda: <GPU name>`` or ``cpu: <CPU model> (<n> threads)``, as a record keeps it."""
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {name} ({torch.get_num_threads()} threads)"
+    return f"cpu: {cpu_name()} ({torch.get_num_threads()} threads)"
 
 
 def tear_down_processes(placement: ProcessPlacement) -> None:

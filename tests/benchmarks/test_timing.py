@@ -53,7 +53,7 @@ def test_throughput_record_fields() -> None:
     assert record.median_images_per_s == pytest.approx(rates[1])
     assert record.max_images_per_s == pytest.approx(rates[2])
     _assert_environment(record.environment, "cpu")
-    assert record.environment.device_name == records._cpu_name()
+    assert record.environment.device_name == records.cpu_name()
     assert record.environment.threads == torch.get_num_threads()
 
 
