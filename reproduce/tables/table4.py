@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,19 +20,16 @@ import pandas as pd
 import submitit
 from tqdm.auto import tqdm
 
-from benchmarks.counting import count_flops, count_params
 from benchmarks.files import REPO_ROOT
-from benchmarks.gemm import measure_gemm_peak
 from benchmarks.records import (
     Environment,
     FlopCount,
     ModelSpec,
     ParamCount,
     Throughput,
-    describe_environment,
 )
-from benchmarks.suite import estimate_reporter
-from benchmarks.timing import ThroughputSettings, measure_throughputs, validate
+from benchmarks.suite import run_benchmark
+from benchmarks.timing import ThroughputSettings
 from models import list_models
 from reproduce.launch import SlurmOptions, make_executor
 from reproduce.paper import CLAIMS, TABLES, PaperRow, parse_giga, parse_millions
@@ -146,38 +142,44 @@ def measure_table4(
     fused: bool = False,
 ) -> Table4Result:
     """Count every selected row, then time them all side by side (one batch of each model per
-    round, :func:`~benchmarks.timing.measure_throughputs`), with progress bars."""
+    round) with the suite's one benchmark run (:func:`~benchmarks.suite.run_benchmark`)."""
     settings = settings or ThroughputSettings()
     rows = table4_rows(models)
-    specs = [row_spec(row, fused) for row in rows]
-    validate(settings, specs)
-    start = time.perf_counter()
-    gemm_peak = measure_gemm_peak(settings.device, settings.dtype)
-    bar = tqdm(specs, desc="counting", unit="model", disable=not progress, dynamic_ncols=True)
-    counts = [(count_params(spec), count_flops(spec, settings.input_size)) for spec in bar]
-    estimate = estimate_reporter("Table 4", settings, tqdm.write) if progress else None
-    throughputs = measure_throughputs(specs, settings, progress=progress, after_warmup=estimate)
-    measured: list[RowMeasurement] = []
-    for row, (params, flops), throughput in zip(rows, counts, throughputs, strict=True):
-        measured.append(RowMeasurement(row.label, params, flops, throughput))
-        if progress:
-            tqdm.write(
-                f"{row.label:<12} {params.params / 1e6:7.2f}M params  "
-                + f"{flops.macs / 1e9:6.2f} GMACs  "
-                + f"{throughput.median_images_per_s:8.2f} img/s "
-                + f"[{throughput.min_images_per_s:.2f}-{throughput.max_images_per_s:.2f}]"
-            )
-    gemm_peak = max(gemm_peak, measure_gemm_peak(settings.device, settings.dtype))
-    if progress:
-        tqdm.write(f"GEMM peak ({settings.precision}, best call): {gemm_peak:.1f} GFLOP/s")
-    return Table4Result(
-        rows=tuple(measured),
-        settings=settings,
-        environment=describe_environment(settings.device),
-        wall_seconds=time.perf_counter() - start,
-        fused=fused,
-        gemm_peak_gflops=gemm_peak,
+    run = run_benchmark(
+        [row_spec(row, fused) for row in rows],
+        settings,
+        progress=progress,
+        report=tqdm.write if progress else _silent,
     )
+    measured = tuple(
+        RowMeasurement(row.label, params, flops, throughput)
+        for row, params, flops, throughput in zip(
+            rows, run.params, run.flops, run.throughputs["inference"], strict=True
+        )
+    )
+    if progress:
+        for row in measured:
+            tqdm.write(
+                f"{row.label:<12} {row.params.params / 1e6:7.2f}M params  "
+                + f"{row.flops.macs / 1e9:6.2f} GMACs  "
+                + f"{row.throughput.median_images_per_s:8.2f} img/s "
+                + f"[{row.throughput.min_images_per_s:.2f}-{row.throughput.max_images_per_s:.2f}]"
+            )
+        tqdm.write(
+            f"GEMM peak ({settings.precision}, best call): {run.gemm_peak_gflops:.1f} GFLOP/s"
+        )
+    return Table4Result(
+        rows=measured,
+        settings=settings,
+        environment=run.environment,
+        wall_seconds=run.wall_seconds,
+        fused=fused,
+        gemm_peak_gflops=run.gemm_peak_gflops,
+    )
+
+
+def _silent(_text: str) -> None:
+    """A report hook that prints nothing (no progress asked for)."""
 
 
 @dataclass(frozen=True)
