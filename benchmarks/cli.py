@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"timing {len(options.specs)} models ({', '.join(options.steps)}) on {settings.device}, "
         + f"{settings.precision}, batch {settings.batch_size}: {settings.warmup} warm-up "
         + f"round(s) at batch {settings.warmup_batch}, then {settings.iters} timed round(s), "
-        + "interleaved; the expected duration follows the warm-up",
+        + "interleaved; a rough duration follows the counting, a closer one the warm-up",
         file=sys.stderr,
     )
     try:

@@ -38,6 +38,7 @@ from benchmarks.timing import duration_text, measure_throughputs
 from models import list_models
 
 __all__ = [
+    "ASSUMED_MFU",
     "FLOP_PER_MAC",
     "TIMM_PREFIXES",
     "TRAIN_FLOP_FACTOR",
@@ -49,6 +50,7 @@ __all__ = [
     "note",
     "run_benchmark",
     "select_models",
+    "upfront_seconds",
 ]
 
 GLOB_CHARACTERS = "*?["
@@ -118,6 +120,22 @@ class BenchmarkRun:
     gemm_peak_gflops: float
     wall_seconds: float  # from the first count to the last batch timed
     environment: Environment  # where the models were timed, when the run ended
+
+
+#: The share of the GEMM peak the up-front estimate assumes a model reaches (measured zoo MFU on
+#: 2-core CPUs: 26-88%, most of it 55-70%); the estimate after the warm-up is the close one.
+ASSUMED_MFU = 0.5
+
+
+def upfront_seconds(
+    flops: Sequence[FlopCount], settings: ThroughputSettings, gemm_peak_gflops: float, step: str
+) -> float:
+    """Seconds the warm-up and timed rounds of one step should take, before any is run: every
+    model's FLOPs at its batch and rounds over :data:`ASSUMED_MFU` of the measured GEMM peak."""
+    per_image = FLOP_PER_MAC * sum(f.macs for f in flops)
+    per_image *= TRAIN_FLOP_FACTOR if step == "train" else 1
+    images = settings.warmup * settings.warmup_batch + settings.iters * settings.batch_size
+    return per_image * images / (ASSUMED_MFU * gemm_peak_gflops * 1e9)
 
 
 def expected_seconds(
@@ -206,6 +224,13 @@ def run_benchmark(
     start = time.perf_counter()
     params, flops = _count(specs, sizes, progress)
     peak = measure_gemm_peak(settings.device, settings.dtype)
+    for step in steps:
+        seconds = upfront_seconds(flops, settings, peak, step)
+        report(
+            f"{step}: {len(specs)} models, {settings.warmup} warm-up and {settings.iters} timed "
+            + f"rounds: roughly {duration_text(seconds)} (their FLOPs at {ASSUMED_MFU:.0%} of the "
+            + f"{peak:.0f} GFLOP/s GEMM peak just measured); a closer estimate follows the warm-up"
+        )
     throughputs = {}
     for step in steps:
         throughputs[step] = tuple(

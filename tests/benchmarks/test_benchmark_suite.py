@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.records import FlopCount
 from benchmarks.settings import ThroughputSettings
-from benchmarks.suite import benchmark_frame, expected_seconds, input_size_of, select_models
+from benchmarks.suite import (
+    ASSUMED_MFU,
+    benchmark_frame,
+    expected_seconds,
+    input_size_of,
+    select_models,
+    upfront_seconds,
+)
 from models import list_models
-from tests.benchmarks.conftest import fixed_run
+from tests.benchmarks.conftest import ENVIRONMENT, fixed_run
 
 #: The columns timm's benchmark.py writes for what the suite measures too, by step.
 TIMM_INFER = ["infer_img_size", "infer_batch_size", "infer_samples_per_sec", "infer_step_time"]
@@ -52,6 +60,18 @@ def test_expected_duration_scales_the_last_warm_up_batch_to_the_timed_batch() ->
     # The last warm-up call counts (the first carries one-off costs): (0.5 + 0.25) x 16 x 2.
     assert expected_seconds({"a": [9.0, 0.5], "b": [0.25]}, settings) == pytest.approx(24.0)
     assert expected_seconds({"a": []}, settings) is None  # no warm-up: no estimate
+
+
+def test_upfront_duration_is_the_flops_of_every_round_at_half_the_gemm_peak() -> None:
+    settings = ThroughputSettings(batch_size=32, warmup=1, iters=2, warmup_batch_size=2)
+    flops = [
+        FlopCount(name, {}, (3, 224, 224), macs, "ptflops 0.7.5, aten backend", ENVIRONMENT)
+        for name, macs in (("a", 5_000_000_000), ("b", 3_000_000_000))
+    ]
+    # 2 x 8 GMAC per image, (2 + 64) images, over 50% of 100 GFLOP/s.
+    assert upfront_seconds(flops, settings, 100.0, "inference") == pytest.approx(21.12)
+    assert upfront_seconds(flops, settings, 100.0, "train") == pytest.approx(3 * 21.12)
+    assert ASSUMED_MFU == 0.5
 
 
 def test_frame_has_timms_columns_first_then_the_provenance() -> None:

@@ -128,6 +128,8 @@ def test_a_tiny_run_writes_timms_columns_and_the_provenance(
         assert frame[column].notna().all()
     output = capsys.readouterr()
     assert "expected" in output.err and f"wrote {out}" in output.out
+    # Before anything is timed, a rough duration for each step; after its warm-up, a closer one.
+    assert output.err.count("rounds: roughly ") == 2 and output.err.count(": expected ") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.csv"]  # no temporary files
 
 
