@@ -16,6 +16,7 @@ from benchmarks import cli
 from benchmarks.files import RESULTS_DIR
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
+from tests.conftest import refusal
 
 TIMM_COLUMNS = [
     "model",
@@ -73,10 +74,8 @@ def test_bad_input_is_one_clear_line_and_exit_2_before_anything_is_built(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main([*argv, "--results-file", str(tmp_path / "out.csv")])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    err = refusal(cli.main, [*argv, "--results-file", str(tmp_path / "out.csv")], capsys)
+    error = err.strip().splitlines()[-1]
     assert error.startswith("python -m benchmarks: error: ") and message in error
     assert list(tmp_path.iterdir()) == []
 

@@ -19,6 +19,7 @@ from reproduce.training.job import TrainJob
 from reproduce.training.loaders import VAL_SUBSET_SEED, balanced_subset
 from reproduce.training.overrides import parse_overrides, resolve
 from reproduce.training.weights import read_weights_file
+from tests.conftest import refusal
 
 # A few epochs on a few hundred images, one thread: seconds.
 TINY = ["train_subset=192", "val_subset=96", "batch_size=32", "log_every=1000", "threads=1"]
@@ -115,10 +116,7 @@ def no_image_read(monkeypatch) -> None:
 
 
 def _refused(argv: list[str], tmp_path: Path, capsys) -> str:
-    with pytest.raises(SystemExit) as stopped:
-        evaluate_command.main(argv)
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
+    err = refusal(evaluate_command.main, argv, capsys)
     assert err.startswith("usage: python -m reproduce evaluate") and "Traceback" not in err
     assert not (tmp_path / "store").exists(), "a record was written"
     return err.splitlines()[-1]

@@ -17,6 +17,7 @@ from reproduce.commands import table4 as table4_command
 from reproduce.launch import SlurmOptions
 from reproduce.tables import table4
 from reproduce.tables.table4 import Table4Job, table4_frame
+from tests.conftest import refusal
 from tests.reproduce.conftest import (
     ORDER,
     PARAMS,
@@ -83,10 +84,8 @@ def test_bad_input_exits_with_a_clear_message_before_building_a_model(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        table4_command.main([*argv, "--output-dir", str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = refusal(table4_command.main, [*argv, "--output-dir", str(tmp_path)], capsys)
+    assert message in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -17,6 +17,7 @@ from reproduce.commands import zoo as zoo_command
 from reproduce.render.mlp_zoo import render_mlp_zoo
 from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries
 from tests.benchmarks.conftest import fixed_run
+from tests.conftest import refusal
 
 
 def test_defaults_time_every_row_at_batch_32_after_a_warm_up_at_that_batch() -> None:
@@ -46,10 +47,8 @@ def test_bad_input_exits_2_with_one_line_before_anything_is_built(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        zoo_command.main([*argv, "--output-dir", str(tmp_path)])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    err = refusal(zoo_command.main, [*argv, "--output-dir", str(tmp_path)], capsys)
+    error = err.strip().splitlines()[-1]
     assert error.startswith("python -m reproduce zoo: error: ") and message in error
     assert list(tmp_path.iterdir()) == []
 
