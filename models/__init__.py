@@ -13,8 +13,8 @@ from models.registry import (
     create_model,
     is_reconstruction,
     list_models,
-    load_checkpoint,
 )
+from models.weights import load_checkpoint
 
 __all__ = [
     "check_model_name",

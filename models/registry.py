@@ -1,14 +1,10 @@
-"""The model zoo's one entry point: names, construction, and checkpoint loading."""
+"""The model zoo's one entry point: names and construction (weights files: `models.weights`)."""
 
 import difflib
-from collections import OrderedDict
-from collections.abc import Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import timm
-import torch
 from torch import nn
 
 from models import (
@@ -82,62 +78,3 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     if "segment_dim" in overrides and overrides["segment_dim"] is None:
         overrides["segment_dim"] = dynamixer.ONE_SEGMENT  # timm drops None-valued kwargs
     return timm.create_model(name, **overrides)
-
-
-#: Where training checkpoints keep the weights, in order of preference: EMA weights first (the
-#: authors' loaders read them when present), then the plain ones.
-EMA_KEYS = ("state_dict_ema", "model_ema")
-WEIGHT_KEYS = ("state_dict", "model")
-
-
-def unwrap_state_dict(
-    checkpoint: Any, prefer_ema: bool = False
-) -> tuple[Mapping[str, torch.Tensor], str]:
-    """The state dict inside a checkpoint, and where it was found.
-
-    Accepts a raw state dict, or one under ``state_dict_ema`` / ``model_ema`` (EMA weights,
-    taken when ``prefer_ema``), ``state_dict`` or ``model`` (timm's, DeiT's and the authors'
-    training checkpoints); strips DDP's ``module.`` prefix. The second value names the key the
-    weights came from, or "raw".
-    """
-    source = "raw"
-    if isinstance(checkpoint, Mapping):
-        keys = (*EMA_KEYS, *WEIGHT_KEYS) if prefer_ema else WEIGHT_KEYS
-        for key in keys:
-            if isinstance(checkpoint.get(key), Mapping):
-                checkpoint, source = checkpoint[key], key
-                break
-    if not isinstance(checkpoint, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in checkpoint.values()
-    ):
-        raise ValueError(
-            "checkpoint is not a state dict: expected a mapping of names to tensors, "
-            + f"optionally under one of {[*EMA_KEYS, *WEIGHT_KEYS]}"
-        )
-    state_dict = OrderedDict(
-        (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in checkpoint.items()
-    )
-    return state_dict, source
-
-
-def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load weights strictly; on a mismatch raise listing missing, unexpected, mis-shaped keys."""
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    state_dict, _ = unwrap_state_dict(checkpoint)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    mismatched = [
-        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state_dict))
-        if state_dict[k].shape != own[k].shape
-    ]
-    if missing or unexpected or mismatched:
-        raise ValueError(
-            f"checkpoint {path} does not fit {type(model).__name__}:\n"
-            + f"  missing keys ({len(missing)}): {missing}\n"
-            + f"  unexpected keys ({len(unexpected)}): {unexpected}\n"
-            + f"  shape mismatches ({len(mismatched)}): {mismatched}"
-        )
-    model.load_state_dict(state_dict, strict=True)
-    return model

@@ -53,9 +53,10 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dataset",
-        default="imagenet",
+        default=None,
         choices=tuple(EVALUATION_IMAGES),
-        help="what the folder holds (default imagenet); its classes must match",
+        help="what the folder holds; its classes must match the model's (default: imagenet for "
+        + "a 1000-class model, else the folder itself, recorded as folder:<name>)",
     )
     parser.add_argument("--split", default="val", help="the split's folder name (default val)")
     parser.add_argument("--batch-size", type=_positive, default=64)
@@ -111,7 +112,10 @@ def parse_request(arguments: argparse.Namespace) -> EvaluationRequest:
 
 def _summary(record: dict[str, Any], runs_dir: str | None) -> str:
     data, checkpoint = record["data"], record["checkpoint"]
-    whole = ", the whole split" if data["complete"] else f" of {data['full_split_images']:,}"
+    if data["complete"] is None:  # a folder that is none of the named datasets
+        whole = f", {record['dataset']}"
+    else:
+        whole = ", the whole split" if data["complete"] else f" of {data['full_split_images']:,}"
     path = store.record_path(runs_dir or store.DEFAULT_RUNS_DIR, record["config_key"])
     return (
         f"{record['model']} on {data['folder']} ({data['images']:,} images{whole}, "

@@ -3,8 +3,8 @@
 ``last.pt`` / ``best.pt`` hold the model, EMA, optimizer, AMP scaler, scheduler, every rank's
 RNG states and the epoch, written atomically at the end of every epoch. A checkpoint names the
 model variant it was written for (`model_identity`), so a run never resumes from another
-variant's weights. ``metrics.jsonl`` holds one JSON line per epoch. Published weights files
-(an init_from checkpoint) are read by `reproduce.training.weights`; this module reads and
+variant's weights. ``metrics.jsonl`` holds one JSON line per epoch. Every file is read by
+`models.weights`; this module reads and
 writes whole training states.
 """
 
@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from benchmarks.files import write_atomic
+from models.weights import choose_weights, fit_problems, read_weights_file
 from reproduce.training import store
 from reproduce.training.recipe import MODEL_KEYS, Recipe
 from reproduce.training.recipes import RECIPES, model_arguments
-from reproduce.training.weights import choose_weights, fit_problems, read_weights_file, sha256_of
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -47,11 +47,8 @@ class CheckpointMismatch(ValueError):
 
 
 def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint (tensors and plain data only: ``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a training checkpoint (tensors and plain data only: `models.weights`)."""
+    return read_weights_file(path).content
 
 
 def save_training_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
@@ -104,12 +101,13 @@ def resolve_init(recipe: Recipe, runs_dir: str | Path) -> Path | None:
 def load_initial_weights(model: nn.Module, path: Path, use_ema: bool) -> dict[str, Any]:
     """Start from pretrained weights (EMA ones when asked and present), and say which.
 
-    Reads any published checkpoint shape (`reproduce.training.weights`). Every weight but the
+    Reads any published checkpoint shape (`models.weights`). Every weight but the
     classifier's must fit, so a checkpoint of another model is refused; a classifier of another
     size is re-initialised. Returns what the run's record keeps: the file, its SHA-256, which
     weights were taken and what became of the head.
     """
-    chosen = choose_weights(read_weights_file(path), prefer_ema=use_ema)
+    weights_file = read_weights_file(path)
+    chosen = choose_weights(weights_file.content, prefer_ema=use_ema)
     head = model.pretrained_cfg.get("classifier", "head") + "."
     problems = fit_problems(model, chosen.state_dict, skip_prefix=head)
     if problems:
@@ -120,7 +118,7 @@ def load_initial_weights(model: nn.Module, path: Path, use_ema: bool) -> dict[st
     model.load_state_dict(keep, strict=False)
     return {
         "path": store.path_for_record(path),
-        "sha256": sha256_of(path),
+        "sha256": weights_file.sha256,
         "weights": chosen.description,
         "ema": chosen.ema,
         "head": "loaded from the checkpoint" if head_kept else "re-initialised (another size)",

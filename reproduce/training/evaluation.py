@@ -2,7 +2,7 @@
 
 `prepare` checks everything an evaluation needs before any image is read: the model name and
 its overrides, the image folder (`reproduce.training.image_folders`), the checkpoint (any
-published shape, `reproduce.training.weights`; EMA weights preferred) fitting the model
+published shape, `models.weights`; EMA weights preferred) fitting the model
 strictly, and the transform. `run` evaluates with the training loop's own `evaluate` and writes
 an ``evaluation`` record into the results store: model, overrides, checkpoint file and SHA-256,
 which weights, the user's label for where they come from, the folder's class and image counts,
@@ -28,6 +28,13 @@ from torch.utils.data import DataLoader
 
 import models
 from benchmarks.settings import AMP_DTYPES
+from models.weights import (
+    ChosenWeights,
+    WeightsFile,
+    choose_weights,
+    load_strictly,
+    read_weights_file,
+)
 from reproduce.training import store
 from reproduce.training.checkpoints import CHECKPOINT_FORMAT
 from reproduce.training.data import NUM_CLASSES
@@ -42,13 +49,6 @@ from reproduce.training.image_folders import (
 )
 from reproduce.training.loop import evaluate
 from reproduce.training.recipe import MODEL_KEYS
-from reproduce.training.weights import (
-    ChosenWeights,
-    choose_weights,
-    fit_problems,
-    read_weights_file,
-    sha256_of,
-)
 
 __all__ = [
     "MODEL_OVERRIDE_KEYS",
@@ -73,7 +73,7 @@ class EvaluationRequest:
     checkpoint: str
     data: str
     weights_source: str
-    dataset: str = "imagenet"
+    dataset: str | None = None  # None: ImageNet for a 1000-class model, else the folder itself
     split: str = "val"
     overrides: Mapping[str, Any] = field(default_factory=dict)
     batch_size: int = 64
@@ -89,6 +89,7 @@ class PreparedEvaluation:
     """A checked evaluation: the model with its weights loaded, the folder, the transform."""
 
     request: EvaluationRequest
+    dataset: str  # a key of EVALUATION_IMAGES, or FOLDER_DATASET_PREFIX + the folder's name
     model: nn.Module
     model_source: str  # "zoo" or "timm"
     model_overrides: dict[str, Any]
@@ -96,6 +97,7 @@ class PreparedEvaluation:
     folder: FolderSummary
     weights: ChosenWeights
     checkpoint_sha256: str
+    checkpoint_bytes: int
     trained_here: str | None  # the config key, for a training checkpoint of this suite
     transform: Any
     transform_settings: dict[str, Any]
@@ -105,7 +107,8 @@ class PreparedEvaluation:
         """The record's key: model, dataset, split and checkpoint, plus a hash of any change."""
         request = self.request
         key = (
-            f"eval_{request.model}_{request.dataset}_{request.split}_{self.checkpoint_sha256[:12]}"
+            f"eval_{request.model}_{self.dataset.replace(':', '-')}_{request.split}_"
+            + self.checkpoint_sha256[:12]
         )
         varied = {
             "overrides": self.model_overrides,
@@ -151,32 +154,42 @@ def _num_classes(model: nn.Module) -> int:
     return int(classes if classes is not None else model.get_classifier().out_features)
 
 
-def _check_classes(request: EvaluationRequest, classes: int) -> None:
+#: How a record names an image folder that is none of the named datasets.
+FOLDER_DATASET_PREFIX: Final = "folder:"
+
+
+def _dataset_for(request: EvaluationRequest, classes: int) -> str:
+    """The dataset the record names: the one asked for (its class count must be the model's),
+    else ImageNet for a 1000-class model, else the image folder itself (``folder:<name>``,
+    whose class folders must then number the model's classes)."""
+    if request.dataset is None:
+        if classes == NUM_CLASSES["imagenet"]:
+            return "imagenet"
+        return FOLDER_DATASET_PREFIX + Path(request.data).expanduser().resolve().name
     if classes != NUM_CLASSES[request.dataset]:
         raise ValueError(
             f"model {request.model} has {classes} classes but {request.dataset} has "
-            + f"{NUM_CLASSES[request.dataset]}; pass --dataset, or num_classes=N for another head"
+            + f"{NUM_CLASSES[request.dataset]}; name the dataset the folder holds (--dataset), "
+            + "or leave --dataset out to evaluate the folder as it is"
         )
+    return request.dataset
 
 
-def _load_weights(request: EvaluationRequest, model: nn.Module) -> tuple[ChosenWeights, Any]:
-    """Read the checkpoint, choose its weights and load them strictly (ValueError if they do
-    not fit, listing missing, unexpected and mis-shaped keys)."""
-    checkpoint = read_weights_file(request.checkpoint)
-    chosen = choose_weights(checkpoint, prefer_ema=request.prefer_ema)
-    problems = fit_problems(model, chosen.state_dict)
-    if problems:
-        raise ValueError(
-            f"checkpoint {request.checkpoint} does not fit {request.model}: {problems}"
-        )
-    model.load_state_dict(chosen.state_dict, strict=True)
-    return chosen, checkpoint
+def _load_weights(
+    request: EvaluationRequest, model: nn.Module
+) -> tuple[ChosenWeights, WeightsFile]:
+    """Read the checkpoint once, choose its weights and load them strictly (ValueError if they
+    do not fit, listing missing, unexpected and mis-shaped keys)."""
+    weights_file = read_weights_file(request.checkpoint)
+    chosen = choose_weights(weights_file.content, prefer_ema=request.prefer_ema)
+    load_strictly(model, chosen.state_dict, f"checkpoint {request.checkpoint}", request.model)
+    return chosen, weights_file
 
 
 def prepare(request: EvaluationRequest) -> PreparedEvaluation:
     """Check every input of an evaluation, reading no image; ValueError or FileNotFoundError
     (naming the bad value and what is accepted) for a user's mistake."""
-    if request.dataset not in EVALUATION_IMAGES:
+    if request.dataset is not None and request.dataset not in EVALUATION_IMAGES:
         raise ValueError(f"--dataset {request.dataset!r}; accepted: {', '.join(EVALUATION_IMAGES)}")
     if request.split in ("", ".", "..") or "/" in request.split:
         raise ValueError(f"--split {request.split!r}: expected a folder name such as val")
@@ -184,22 +197,25 @@ def prepare(request: EvaluationRequest) -> PreparedEvaluation:
         raise ValueError(f"--amp {request.amp!r}; accepted: {', '.join(PRECISIONS)}")
     model_overrides, transform_overrides = _split_overrides(request.overrides)
     model, source = _build_model(request.model, model_overrides)
-    _check_classes(request, _num_classes(model))
+    dataset = _dataset_for(request, _num_classes(model))
     folder = check_image_folder(request.data, request.split, _num_classes(model))
-    chosen, checkpoint = _load_weights(request, model)
+    chosen, weights_file = _load_weights(request, model)
+    checkpoint = weights_file.content
     ours = isinstance(checkpoint, Mapping) and checkpoint.get("format") == CHECKPOINT_FORMAT
     transform, settings = evaluation_transform(
         model, transform_overrides, model_overrides.get("img_size")
     )
     return PreparedEvaluation(
         request=request,
+        dataset=dataset,
         model=model,
         model_source=source,
         model_overrides=model_overrides,
         transform_overrides=transform_overrides,
         folder=folder,
         weights=chosen,
-        checkpoint_sha256=sha256_of(request.checkpoint),
+        checkpoint_sha256=weights_file.sha256,
+        checkpoint_bytes=weights_file.size_bytes,
         trained_here=checkpoint.get("config_key") if ours else None,
         transform=transform,
         transform_settings=settings,
@@ -249,7 +265,7 @@ def _record(
 ) -> dict[str, Any]:
     request, folder, weights = prepared.request, prepared.folder, prepared.weights
     checkpoint = Path(request.checkpoint).expanduser().resolve()
-    expected = EVALUATION_IMAGES[request.dataset]
+    expected = EVALUATION_IMAGES.get(prepared.dataset)
     return {
         "schema": store.SCHEMA,
         "kind": "evaluation",
@@ -259,12 +275,12 @@ def _record(
         "model_source": prepared.model_source,
         "overrides": prepared.model_overrides,
         "changed": prepared.transform_overrides,
-        "dataset": request.dataset,
+        "dataset": prepared.dataset,
         "checkpoint": {
             "file": checkpoint.name,
             "path": store.path_for_record(checkpoint),
             "sha256": prepared.checkpoint_sha256,
-            "bytes": checkpoint.stat().st_size,
+            "bytes": prepared.checkpoint_bytes,
             "weights": weights.description,
             "weights_key": weights.key,
             "ema": weights.ema,
@@ -277,7 +293,7 @@ def _record(
             "classes": len(folder.classes),
             "images": folder.images,
             "full_split_images": expected,
-            "complete": folder.images == expected,
+            "complete": folder.images == expected if expected is not None else None,
         },
         "transform": prepared.transform_settings,
         "device": describe_device(device),

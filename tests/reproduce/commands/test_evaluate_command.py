@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
+from models.weights import read_weights_file
 from reproduce.commands import evaluate as evaluate_command
 from reproduce.training import image_folders, store
 from reproduce.training.data import DigitsDataset, check_data
 from reproduce.training.job import TrainJob
 from reproduce.training.loaders import VAL_SUBSET_SEED, balanced_subset
 from reproduce.training.overrides import parse_overrides, resolve
-from reproduce.training.weights import read_weights_file
 from tests.conftest import refusal
 
 # A few epochs on a few hundred images, one thread: seconds.
@@ -87,7 +87,7 @@ def test_evaluating_the_best_checkpoint_scores_what_training_scored(
 
 
 def test_plain_weights_when_asked_and_a_timm_style_checkpoint(digits: dict, tmp_path: Path):
-    ours = read_weights_file(digits["best"])
+    ours = read_weights_file(digits["best"]).content
     timm_style = tmp_path / "checkpoint-2.pth.tar"
     torch.save({"state_dict": ours["model"], "state_dict_ema": ours["model_ema"]}, timm_style)
     assert evaluate_command.main(_argv(digits, tmp_path, checkpoint=timm_style)) == 0
@@ -153,10 +153,24 @@ def test_class_count_other_than_the_models(
     assert "has 10 classes but imagenet has 1000" in _refused(argv, tmp_path, capsys)
 
 
+def test_a_folder_that_is_no_named_dataset_evaluates_as_itself(
+    digits: dict, tmp_path: Path, capsys
+) -> None:
+    """Without --dataset, a 10-class model on a 10-class folder is evaluated, and the record
+    names the folder as its dataset (not ImageNet, whose 1000 classes the model lacks)."""
+    argv = _argv(digits, tmp_path)
+    del argv[argv.index("--dataset") : argv.index("--dataset") + 2]
+    assert evaluate_command.main(argv) == 0
+    [record] = store.load_results(tmp_path / "store", kinds=store.KINDS)
+    assert record["dataset"] == "folder:images"
+    assert record["data"]["classes"] == 10 and record["data"]["complete"] is None
+    assert record["top1"] == digits["record"]["top1"]
+
+
 def test_checkpoint_of_another_model_lists_what_does_not_fit(
     digits: dict, tmp_path: Path, capsys, no_image_read
 ) -> None:
-    weights = dict(read_weights_file(digits["best"])["model"])
+    weights = dict(read_weights_file(digits["best"]).content["model"])
     weights["head.weight"] = torch.zeros(7, weights["head.weight"].shape[1])
     weights["extra.scale"] = torch.ones(1)
     del weights["norm.bias"]

@@ -13,12 +13,12 @@ import torch
 from safetensors.torch import save_file
 
 import models
+from models.weights import choose_weights, fit_problems, read_weights_file, sha256_of
 from reproduce.training.data import check_data
 from reproduce.training.distributed import ProcessPlacement
 from reproduce.training.job import TrainJob
 from reproduce.training.loop import start_training
 from reproduce.training.overrides import parse_overrides, resolve
-from reproduce.training.weights import choose_weights, fit_problems, read_weights_file, sha256_of
 
 
 def _weights(seed: int) -> dict[str, torch.Tensor]:
@@ -67,7 +67,7 @@ def test_every_checkpoint_format_gives_the_intended_weights(name: str, tmp_path:
     content, (expected, key, ema) = FORMATS[name]
     path = tmp_path / "weights.pth"
     torch.save(content, path)
-    chosen = choose_weights(read_weights_file(path))
+    chosen = choose_weights(read_weights_file(path).content)
     assert (chosen.key, chosen.ema) == (key, ema)
     assert chosen.state_dict.keys() == expected.keys()
     assert all(torch.equal(chosen.state_dict[k], expected[k]) for k in expected)
@@ -77,7 +77,7 @@ def test_every_checkpoint_format_gives_the_intended_weights(name: str, tmp_path:
 
 def test_safetensors_and_plain_weights_when_asked(tmp_path: Path) -> None:
     save_file(PLAIN, str(tmp_path / "model.safetensors"))  # timm's hub files
-    chosen = choose_weights(read_weights_file(tmp_path / "model.safetensors"))
+    chosen = choose_weights(read_weights_file(tmp_path / "model.safetensors").content)
     assert chosen.key == "raw" and all(torch.equal(chosen.state_dict[k], PLAIN[k]) for k in PLAIN)
     both = {"state_dict": PLAIN, "state_dict_ema": EMA}
     plain = choose_weights(both, prefer_ema=False)

@@ -1,19 +1,22 @@
-"""Weights files as people publish them: reading, choosing EMA or plain weights, fitting a model.
+"""Weights files as people publish them: read once, choose EMA or plain weights, load strictly.
 
-A released checkpoint comes in one of a few shapes: a plain state dict (``.pth`` or
-``.safetensors``, timm's hub files), or a training checkpoint with the weights under
-``state_dict`` / ``state_dict_ema`` (timm's ``train.py``, the DynaMixer and ViP code bases) or
-``model`` / ``model_ema`` (DeiT's, and this suite's), sometimes with DDP's ``module.`` prefix and
-the run's ``argparse.Namespace`` beside them. `read_weights_file` reads any of them without
-running pickled code; `choose_weights` picks EMA weights where there are both (the weights the
-authors' loaders read) and says which it took; `fit_problems` lists what keeps a state dict
-from loading strictly.
+The zoo's one place for checkpoints (as timm's ``_helpers.py`` is for timm). A released file is
+a plain state dict (``.pth`` or ``.safetensors``, timm's hub files) or a training checkpoint
+with the weights under ``state_dict`` / ``state_dict_ema`` (timm's ``train.py``, the DynaMixer
+and ViP code bases) or ``model`` / ``model_ema`` (DeiT's, and this suite's), sometimes with
+DDP's ``module.`` prefix and the run's ``argparse.Namespace`` beside them.
+`read_weights_file` reads any of them once, without running pickled code, and keeps the file's
+SHA-256 and size; `choose_weights` takes EMA weights where there are both (the weights the
+authors' loaders read: the one default everywhere); `fit_problems` says in one line what keeps
+a state dict from loading strictly; `load_checkpoint` does all three.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +26,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.registry import EMA_KEYS, unwrap_state_dict
+__all__ = [
+    "EMA_KEYS",
+    "WEIGHT_KEYS",
+    "ChosenWeights",
+    "WeightsFile",
+    "choose_weights",
+    "fit_problems",
+    "load_checkpoint",
+    "load_strictly",
+    "read_weights_file",
+    "sha256_of",
+]
 
-__all__ = ["ChosenWeights", "choose_weights", "fit_problems", "read_weights_file", "sha256_of"]
+#: Where training checkpoints keep the weights: EMA weights (preferred: the authors' loaders
+#: read them when present), then the plain ones.
+EMA_KEYS = ("state_dict_ema", "model_ema")
+WEIGHT_KEYS = ("state_dict", "model")
 
 # What a published training checkpoint holds besides tensors and plain data, all of it inert:
 # the run's arguments and numpy scalars (a metric saved as np.float64).
@@ -42,7 +59,7 @@ _SHOWN = 6  # keys named per kind of problem in a one-line error
 
 
 def sha256_of(path: str | Path) -> str:
-    """The file's SHA-256, hex (read in 1 MiB blocks)."""
+    """A file's SHA-256, hex (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -50,8 +67,18 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_weights_file(path: str | Path) -> Any:
-    """What a checkpoint file holds, read without running pickled code (``weights_only``).
+@dataclass(frozen=True)
+class WeightsFile:
+    """A checkpoint file read once: what it holds, and the SHA-256 and size of its bytes."""
+
+    path: Path
+    content: Any
+    sha256: str
+    size_bytes: int
+
+
+def read_weights_file(path: str | Path) -> WeightsFile:
+    """Read a checkpoint file once (``weights_only``: no pickled code runs).
 
     ``.safetensors`` through safetensors; anything else through ``torch.load``, allowing the
     argparse Namespace and numpy scalars that training checkpoints carry. Raises
@@ -62,15 +89,18 @@ def read_weights_file(path: str | Path) -> Any:
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise FileNotFoundError(f"checkpoint {path} {what}")
+    data = path.read_bytes()
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.torch import load
 
-            return load_file(str(path), device="cpu")
-        with torch.serialization.safe_globals(_CHECKPOINT_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            content: Any = load(data)
+        else:
+            with torch.serialization.safe_globals(_CHECKPOINT_GLOBALS):
+                content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch, zipfile and safetensors each raise their own types
         raise _unreadable(path, error) from error
+    return WeightsFile(path, content, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _unreadable(path: Path, error: Exception) -> ValueError:
@@ -117,16 +147,30 @@ class ChosenWeights:
 
 
 def choose_weights(checkpoint: Any, prefer_ema: bool = True) -> ChosenWeights:
-    """The weights to use from ``checkpoint``: EMA ones when it has both and ``prefer_ema``.
+    """The weights to use from a checkpoint's content: EMA ones where it has both and
+    ``prefer_ema``; DDP's ``module.`` prefix stripped.
 
-    Raises ValueError when it holds no state dict (`models.registry.unwrap_state_dict`).
+    Raises ValueError when it holds no state dict.
     """
-    has_ema = isinstance(checkpoint, Mapping) and any(
-        isinstance(checkpoint.get(key), Mapping) for key in EMA_KEYS
+    source, has_ema = "raw", False
+    if isinstance(checkpoint, Mapping):
+        has_ema = any(isinstance(checkpoint.get(key), Mapping) for key in EMA_KEYS)
+        for key in (*EMA_KEYS, *WEIGHT_KEYS) if prefer_ema else WEIGHT_KEYS:
+            if isinstance(checkpoint.get(key), Mapping):
+                checkpoint, source = checkpoint[key], key
+                break
+    if not isinstance(checkpoint, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in checkpoint.values()
+    ):
+        raise ValueError(
+            "checkpoint is not a state dict: expected a mapping of names to tensors, "
+            + f"optionally under one of {[*EMA_KEYS, *WEIGHT_KEYS]}"
+        )
+    state_dict = OrderedDict(
+        (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in checkpoint.items()
     )
-    state_dict, key = unwrap_state_dict(checkpoint, prefer_ema=prefer_ema)
-    ema = None if key == "raw" else key in EMA_KEYS
-    return ChosenWeights(state_dict, key, ema, has_ema)
+    ema = None if source == "raw" else source in EMA_KEYS
+    return ChosenWeights(state_dict, source, ema, has_ema)
 
 
 def _listed(kind: str, names: list[str]) -> str:
@@ -168,3 +212,25 @@ def fit_problems(
         if names
     ]
     return "; ".join(parts)
+
+
+def load_strictly(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    source: str,
+    model_name: str | None = None,
+) -> None:
+    """Load every weight of ``model`` from ``state_dict``, or raise one ValueError naming
+    ``source`` and the model and listing what does not fit (`fit_problems`)."""
+    problems = fit_problems(model, state_dict)
+    if problems:
+        name = model_name or type(model).__name__
+        raise ValueError(f"{source} does not fit {name}: {problems}")
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, prefer_ema: bool = True) -> nn.Module:
+    """Read a checkpoint file of any published shape and load it strictly into ``model``."""
+    chosen = choose_weights(read_weights_file(path).content, prefer_ema=prefer_ema)
+    load_strictly(model, chosen.state_dict, f"checkpoint {path}")
+    return model
