@@ -18,11 +18,8 @@ from typing import NoReturn
 import pandas as pd
 import torch
 
-from benchmarks.files import RESULTS_DIR, write_text_atomic
 from benchmarks.records import ModelSpec
 from benchmarks.settings import (
-    AMP_DEVICES,
-    AMP_DTYPES,
     COMPILE_MODES,
     DEVICES,
     ThroughputSettings,
@@ -36,6 +33,8 @@ from benchmarks.suite import (
     run_benchmark,
     select_models,
 )
+from common.files import RESULTS_DIR, write_text_atomic
+from common.precision import AMP_DEVICES, AMP_DTYPES
 
 __all__ = [
     "BENCHES",

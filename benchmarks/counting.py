@@ -22,15 +22,8 @@ from ptflops import get_model_complexity_info
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from benchmarks.records import (
-    DEFAULT_INPUT_SIZE,
-    FlopCount,
-    ModelSpec,
-    ParamCount,
-    check_timm_name,
-    describe_environment,
-    library_version,
-)
+from benchmarks.records import DEFAULT_INPUT_SIZE, FlopCount, ModelSpec, ParamCount, check_timm_name
+from common.environment import describe_environment, library_version
 
 __all__ = [
     "COUNTING_DEVICE",

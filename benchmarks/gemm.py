@@ -12,7 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from benchmarks.timing import check_positive_int, time_call
+from benchmarks.settings import check_positive_int
+from benchmarks.timing import time_call
 
 __all__ = ["GEMM_PEAK_CALLS", "GEMM_SHAPE", "gemm_call", "gemm_flops", "measure_gemm_peak"]
 

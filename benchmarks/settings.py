@@ -9,16 +9,16 @@ than fp32 elsewhere, which :func:`emulated_bf16_warning` says in one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from benchmarks.records import DEFAULT_INPUT_SIZE, ModelSpec, cpu_bf16_flags
+from benchmarks.records import DEFAULT_INPUT_SIZE, ModelSpec
+from common.environment import cpu_bf16_flags
+from common.precision import AMP_DEVICES, AMP_DTYPES
 
 __all__ = [
-    "AMP_DEVICES",
-    "AMP_DTYPES",
     "COMPILE_MODES",
     "COMPILE_SCOPES",
     "CUDA_GRAPH_MIN_WARMUP",
@@ -35,11 +35,6 @@ __all__ = [
 
 #: Device types ``measure_throughput`` accepts ("cuda" may carry an index: "cuda:1").
 DEVICES = ("cpu", "cuda")
-#: Mixed-precision (autocast) dtypes, by the names the command line uses.
-AMP_DTYPES: Mapping[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
-#: The device types each autocast dtype runs on: bf16 on CPUs (emulated where the CPU has no
-#: native bf16) and GPUs; fp16 autocast is a GPU mode (on a CPU it is not a speed mode at all).
-AMP_DEVICES: Mapping[str, tuple[str, ...]] = {"bf16": ("cpu", "cuda"), "fp16": ("cuda",)}
 #: What is timed: inference (eval mode, no autograd) or a training step (train mode: forward,
 #: cross-entropy, backward, SGD step), as timm's benchmark.py names them ("infer", "train").
 STEPS = ("inference", "train")

@@ -24,17 +24,17 @@ from benchmarks.counting import count_flops, count_params, skip_meta_init
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.records import (
     DEFAULT_INPUT_SIZE,
-    Environment,
     FlopCount,
     ModelSpec,
     ParamCount,
     Throughput,
-    describe_environment,
     model_source,
     timm_model_names,
 )
 from benchmarks.settings import ThroughputSettings, validate
-from benchmarks.timing import duration_text, measure_throughputs
+from benchmarks.timing import measure_throughputs
+from common.durations import duration_text
+from common.environment import Environment, describe_environment
 from models import list_models
 
 __all__ = [

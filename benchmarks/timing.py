@@ -29,61 +29,23 @@ from timm.optim import create_optimizer_v2
 from torch import nn
 from tqdm.auto import tqdm
 
-from benchmarks.records import (
-    Environment,
-    ModelSpec,
-    Throughput,
-    describe_environment,
-    load_average,
-)
+from benchmarks.records import ModelSpec, Throughput
 from benchmarks.settings import (
-    AMP_DEVICES,
-    AMP_DTYPES,
-    COMPILE_MODES,
-    COMPILE_SCOPES,
-    CUDA_GRAPH_MIN_WARMUP,
-    CUDA_GRAPH_MODES,
-    DEVICES,
     STEPS,
     ThroughputSettings,
-    check_cuda_graph_warmup,
     check_input_size,
-    check_positive_int,
-    emulated_bf16_warning,
     validate,
 )
-from models.hierarchical import MixerLayer
+from common.environment import Environment, describe_environment, load_average
+from common.precision import autocast
 
 __all__ = [
-    "AMP_DEVICES",
-    "AMP_DTYPES",
-    "COMPILE_MODES",
-    "COMPILE_SCOPES",
-    "CUDA_GRAPH_MIN_WARMUP",
-    "CUDA_GRAPH_MODES",
-    "DEVICES",
-    "STEPS",
     "InterleavedTimes",
-    "ThroughputSettings",
-    "autocast",
-    "check_cuda_graph_warmup",
-    "check_input_size",
-    "check_positive_int",
-    "compile_model",
-    "duration_text",
-    "emulated_bf16_warning",
     "measure_throughput",
     "measure_throughputs",
     "time_call",
     "time_interleaved",
-    "validate",
 ]
-
-
-def duration_text(seconds: float) -> str:
-    """'5 min 53 s' or '49 s': how long a run took or will take, as every output says it."""
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,30 +112,6 @@ def time_interleaved(
                     bar.set_postfix_str(postfix(key, seconds[key][-1]))
     first = {key: times[0] for key, times in warmup_seconds.items() if times}
     return InterleavedTimes(seconds, first, warmup_seconds)
-
-
-def autocast(
-    device: torch.device, dtype: torch.dtype | None
-) -> contextlib.AbstractContextManager[Any]:
-    """``torch.autocast`` to ``dtype`` on ``device``, or nothing for None (fp32)."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def compile_model(model: nn.Module, scope: str, mode: str = "default") -> nn.Module:
-    """``torch.compile(mode=mode)`` per MixerLayer (``regional``: one graph per stage) or of
-    the whole model (``full``)."""
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"compile mode must be one of {COMPILE_MODES}; got {mode!r}")
-    if scope == "full":
-        return torch.compile(model, mode=mode)
-    if scope == "regional":
-        for module in model.modules():
-            if isinstance(module, MixerLayer):
-                module.compile(mode=mode)
-        return model
-    raise ValueError(f"compile scope must be one of {COMPILE_SCOPES}; got {scope!r}")
 
 
 # ---------------------------------------------------------------------------------------------

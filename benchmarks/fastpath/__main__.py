@@ -20,8 +20,8 @@ from benchmarks.fastpath.settings import (
     Settings,
     check_settings,
 )
-from benchmarks.files import write_text_atomic
-from benchmarks.timing import COMPILE_MODES, CUDA_GRAPH_MIN_WARMUP
+from benchmarks.settings import COMPILE_MODES, CUDA_GRAPH_MIN_WARMUP
+from common.files import write_text_atomic
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from torch import nn
 
 from benchmarks.fastpath.records import MemoryPeak
 from benchmarks.fastpath.settings import DYNAMIXER, IMAGE_SIZE, PRECISION_DTYPES
-from benchmarks.timing import autocast
+from common.precision import autocast
 from models import create_model
 
 __all__ = ["measure_step_memory", "peak_training_memory", "train_precision"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.records import Environment
+from common.environment import Environment
 
 __all__ = ["Case", "CaseResult", "FastPathReport", "MemoryPeak", "Target"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
 from benchmarks.fastpath.settings import DYNAMIXER
 from benchmarks.fastpath.targets import bf16_support, find_result
-from benchmarks.files import write_text_atomic
 from benchmarks.gemm import GEMM_SHAPE
-from benchmarks.records import Environment
+from common.environment import Environment
+from common.files import write_text_atomic
 
 __all__ = ["read_report", "render_markdown", "render_text", "write_report"]
 

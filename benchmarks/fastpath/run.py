@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from benchmarks.counting import count_flops
+from benchmarks.fastpath.compiling import compile_model
 from benchmarks.fastpath.memory import peak_training_memory, train_precision
 from benchmarks.fastpath.records import Case, CaseResult, FastPathReport
 from benchmarks.fastpath.settings import (
@@ -29,8 +30,9 @@ from benchmarks.fastpath.settings import (
 )
 from benchmarks.fastpath.targets import evaluate_context, evaluate_targets
 from benchmarks.gemm import GEMM_SHAPE, gemm_call, gemm_flops, measure_gemm_peak
-from benchmarks.records import describe_environment, load_average
-from benchmarks.timing import autocast, compile_model, time_interleaved
+from benchmarks.timing import time_interleaved
+from common.environment import describe_environment, load_average
+from common.precision import autocast
 from models import create_model
 
 __all__ = ["run_report"]

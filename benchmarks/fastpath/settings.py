@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.files import RESULTS_DIR
-from benchmarks.timing import (
+from benchmarks.settings import (
     COMPILE_MODES,
     COMPILE_SCOPES,
     CUDA_GRAPH_MODES,
     check_cuda_graph_warmup,
 )
+from common.files import RESULTS_DIR
 
 __all__ = [
     "BEST_MODE_SPEEDUP",

@@ -13,7 +13,7 @@ from benchmarks.fastpath.settings import (
     FP32_UTILISATION,
     VIP,
 )
-from benchmarks.records import Environment
+from common.environment import Environment
 
 __all__ = ["bf16_support", "evaluate_context", "evaluate_targets", "find_result"]
 

@@ -18,12 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.cli import add_timing_options, settings_from_args
-from benchmarks.files import RESULTS_DIR, write_text_atomic
-from benchmarks.timing import (
-    ThroughputSettings,
-    emulated_bf16_warning,
-    validate,
-)
+from benchmarks.settings import ThroughputSettings, emulated_bf16_warning, validate
+from common.files import RESULTS_DIR, write_text_atomic
 from reproduce.commands.errors import checked
 from reproduce.launch import EXECUTORS, SlurmOptions, check_executor
 from reproduce.render.table4 import render_table4, table4_stem

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.fastpath.render import read_report
-from benchmarks.files import RESULTS_DIR, write_text_atomic
+from common.files import RESULTS_DIR, write_text_atomic
 from reproduce.claims.audit import Audit, build_audit
 from reproduce.claims.speed import Timing, fastpath_timings, zoo_timings
 from reproduce.claims.verdicts import CLOSE, NOT_REPRODUCED, Check

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.cli import add_timing_options, settings_from_args
-from benchmarks.files import RESULTS_DIR, write_text_atomic
 from benchmarks.settings import ThroughputSettings, emulated_bf16_warning, validate
+from common.files import RESULTS_DIR, write_text_atomic
 from reproduce.commands.errors import checked, fail
 from reproduce.render.mlp_zoo import mlp_zoo_stem, render_mlp_zoo, write_mlp_zoo_figure
 from reproduce.render.text import duration_text

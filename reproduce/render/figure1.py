@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmarks.files import write_atomic
+from common.files import write_atomic
 from reproduce.paper import OWN_MODEL, TABLES, parse_millions
 from reproduce.tables.frames import measured_top1
 from reproduce.tables.specs import TABLE_SPECS

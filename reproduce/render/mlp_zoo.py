@@ -11,8 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from benchmarks.files import write_atomic
 from benchmarks.ratios import INTERVAL_METHOD
+from common.files import write_atomic
 from reproduce.paper import OWN_MODEL, row_label
 from reproduce.render.figure1 import family_of
 from reproduce.render.text import (

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from benchmarks.ratios import INTERVAL_METHOD
-from benchmarks.records import Environment
+from common.environment import Environment
 from reproduce.claims.audit import Audit
 from reproduce.claims.construction import RemovalCount
 from reproduce.claims.verdicts import (

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.gemm import GEMM_PEAK_CALLS, GEMM_SHAPE
-from benchmarks.timing import duration_text
+from common.durations import duration_text
 
 __all__ = [
     "MISSING",

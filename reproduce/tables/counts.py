@@ -16,7 +16,8 @@ from benchmarks.counting import (
     count_timm_params,
     skip_meta_init,
 )
-from benchmarks.records import Environment, FlopCount, ModelSpec, ParamCount
+from benchmarks.records import FlopCount, ModelSpec, ParamCount
+from common.environment import Environment
 from reproduce.tables.specs import MeasureKey
 
 __all__ = [

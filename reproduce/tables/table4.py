@@ -20,16 +20,11 @@ import pandas as pd
 import submitit
 from tqdm.auto import tqdm
 
-from benchmarks.files import REPO_ROOT
-from benchmarks.records import (
-    Environment,
-    FlopCount,
-    ModelSpec,
-    ParamCount,
-    Throughput,
-)
+from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
+from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import run_benchmark
-from benchmarks.timing import ThroughputSettings
+from common.environment import Environment
+from common.files import REPO_ROOT
 from models import list_models
 from reproduce.launch import SlurmOptions, make_executor
 from reproduce.paper import CLAIMS, TABLES, PaperRow, parse_giga, parse_millions

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.files import write_atomic
+from common.files import write_atomic
 from models.weights import choose_weights, fit_problems, read_weights_file
 from reproduce.training import store
 from reproduce.training.recipe import MODEL_KEYS, Recipe

@@ -16,7 +16,7 @@ import submitit
 import torch
 from torch.utils.data import Sampler
 
-from benchmarks.records import cpu_name
+from common.environment import cpu_name
 
 __all__ = [
     "EvaluationShard",

@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import models
-from benchmarks.settings import AMP_DTYPES
+from common.precision import AMP_DTYPES
 from models.weights import (
     ChosenWeights,
     WeightsFile,

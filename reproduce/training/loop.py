@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 import models
-from benchmarks.timing import autocast
+from common.precision import autocast
 from reproduce.training.checkpoints import (
     check_resume,
     load_initial_weights,

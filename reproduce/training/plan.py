@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 import models
-from benchmarks.files import REPO_ROOT
+from common.files import REPO_ROOT
 from reproduce.launch import LOCAL_TIMEOUT_MIN, SlurmOptions, check_executor, sbatch_script
 from reproduce.training import store
 from reproduce.training.checkpoints import check_resume, read_training_checkpoint, resolve_init

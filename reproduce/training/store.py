@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.files import REPO_ROOT, RESULTS_DIR, write_text_atomic
+from common.files import REPO_ROOT, RESULTS_DIR, write_text_atomic
 
 __all__ = [
     "ACTIVE",

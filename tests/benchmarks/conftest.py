@@ -7,9 +7,10 @@ import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
 
-from benchmarks.records import Environment, FlopCount, ModelSpec, ParamCount, Throughput
+from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import BenchmarkRun
+from common.environment import Environment
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
 ENVIRONMENT = Environment(

@@ -13,9 +13,9 @@ import torch
 
 import benchmarks.suite as suite
 from benchmarks import cli
-from benchmarks.files import RESULTS_DIR
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
+from common.files import RESULTS_DIR
 from tests.conftest import refusal
 
 TIMM_COLUMNS = [

@@ -7,11 +7,8 @@ import torch
 from ptflops import get_model_complexity_info
 
 from benchmarks.counting import check_timm_name, count_flops, count_params, count_timm_params
-from benchmarks.timing import (
-    ThroughputSettings,
-    measure_throughput,
-    validate,
-)
+from benchmarks.settings import ThroughputSettings, validate
+from benchmarks.timing import measure_throughput
 from models import create_model
 
 # Reference multiply-accumulates at 224x224, batch 1, in GMACs. These are not paper figures:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from benchmarks.gemm import measure_gemm_peak
-from benchmarks.timing import ThroughputSettings, measure_throughput
+from benchmarks.settings import ThroughputSettings
+from benchmarks.timing import measure_throughput
 from models import create_model
 
 pytestmark = [

@@ -8,13 +8,8 @@ import re
 import torch
 
 from benchmarks.counting import count_flops, count_params
-from benchmarks.records import (
-    Environment,
-    FlopCount,
-    ModelSpec,
-    ParamCount,
-    flatten,
-)
+from benchmarks.records import FlopCount, ModelSpec, ParamCount, flatten
+from common.environment import Environment
 
 
 def _assert_environment(environment: Environment, device: str) -> None:

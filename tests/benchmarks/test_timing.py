@@ -9,23 +9,14 @@ import re
 import pytest
 import torch
 
-import benchmarks.records as records
 import benchmarks.settings as settings_module
 import benchmarks.timing as timing
+import common.environment as environment
 from benchmarks.gemm import gemm_call, measure_gemm_peak
-from benchmarks.records import (
-    Environment,
-    ModelSpec,
-    Throughput,
-)
-from benchmarks.timing import (
-    ThroughputSettings,
-    emulated_bf16_warning,
-    measure_throughput,
-    measure_throughputs,
-    time_interleaved,
-    validate,
-)
+from benchmarks.records import ModelSpec, Throughput
+from benchmarks.settings import ThroughputSettings, emulated_bf16_warning, validate
+from benchmarks.timing import measure_throughput, measure_throughputs, time_interleaved
+from common.environment import Environment
 
 
 def _assert_environment(environment: Environment, device: str) -> None:
@@ -53,7 +44,7 @@ def test_throughput_record_fields() -> None:
     assert record.median_images_per_s == pytest.approx(rates[1])
     assert record.max_images_per_s == pytest.approx(rates[2])
     _assert_environment(record.environment, "cpu")
-    assert record.environment.device_name == records.cpu_name()
+    assert record.environment.device_name == environment.cpu_name()
     assert record.environment.threads == torch.get_num_threads()
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks.records import Environment, FlopCount, ParamCount, Throughput
-from benchmarks.timing import ThroughputSettings
+from benchmarks.records import FlopCount, ParamCount, Throughput
+from benchmarks.settings import ThroughputSettings
+from common.environment import Environment
 from reproduce.paper import TABLES
 from reproduce.render.table4 import render_table4, table4_stem
 from reproduce.tables.counts import Measurement

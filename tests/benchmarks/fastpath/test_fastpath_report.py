@@ -13,11 +13,11 @@ import torch
 from benchmarks.fastpath import render
 from benchmarks.fastpath import targets as fastpath_targets
 from benchmarks.fastpath.__main__ import main
+from benchmarks.fastpath.compiling import compile_model
 from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
 from benchmarks.fastpath.run import _training_precisions, run_report
 from benchmarks.fastpath.settings import BF16_EMULATED, Settings
-from benchmarks.records import describe_environment
-from benchmarks.timing import compile_model
+from common.environment import describe_environment
 
 
 def _result(key: str, images_per_s: float, batch: int = 32) -> CaseResult:

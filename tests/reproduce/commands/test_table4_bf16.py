@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import benchmarks.settings as settings_module
-from benchmarks.timing import ThroughputSettings
+from benchmarks.settings import ThroughputSettings
 from reproduce.commands import table4 as table4_command
 from reproduce.tables.table4 import table4_frame
 from tests.reproduce.conftest import ENVIRONMENT, fixed_result, render, stem

@@ -11,8 +11,8 @@ import pytest
 import submitit
 import torch
 
-from benchmarks.files import RESULTS_DIR
-from benchmarks.timing import ThroughputSettings
+from benchmarks.settings import ThroughputSettings
+from common.files import RESULTS_DIR
 from reproduce.commands import table4 as table4_command
 from reproduce.launch import SlurmOptions
 from reproduce.tables import table4

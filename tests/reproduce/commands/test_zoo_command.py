@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import benchmarks.suite as suite
-from benchmarks.files import RESULTS_DIR
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
+from common.files import RESULTS_DIR
 from reproduce.commands import zoo as zoo_command
 from reproduce.render.mlp_zoo import render_mlp_zoo
 from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.records import Environment
 from benchmarks.settings import ThroughputSettings
+from common.environment import Environment
 from reproduce.render.mlp_zoo import (
     figure_points,
     mlp_zoo_caption,

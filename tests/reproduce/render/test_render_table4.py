@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks.timing import ThroughputSettings
+from benchmarks.settings import ThroughputSettings
 from reproduce.claims.speed import table4_claims
 from reproduce.render.table4 import claim_line
 from reproduce.render.text import gpu_short_name

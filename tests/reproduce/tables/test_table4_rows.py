@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.timing import ThroughputSettings
+from benchmarks.settings import ThroughputSettings
 from reproduce.tables import table4
 from reproduce.tables.table4 import Table4Job
 from tests.reproduce.conftest import (
