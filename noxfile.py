@@ -111,13 +111,20 @@ def train(session: nox.Session) -> None:
 
 
 @nox.session
-def reproduce_zoo(session: nox.Session) -> None:
+def reproduce_mlp_zoo(session: nox.Session) -> None:
     """Every vision MLP of Table 2 timed side by side: results/mlp_zoo_<device>.md, .csv, .png.
 
     Prints its duration estimate after the warm-up; on a GPU:
-    `nox -s reproduce_zoo -- --device cuda --amp bf16`.
+    `nox -s reproduce_mlp_zoo -- --device cuda --amp bf16`.
     """
-    run_in_suite(session, "-m", "reproduce", "zoo", *session.posargs)
+    run_in_suite(session, "-m", "reproduce", "mlp-zoo", *session.posargs)
+
+
+@nox.session
+def reproduce_zoo(session: nox.Session) -> None:
+    """Deprecated name of `reproduce_mlp_zoo` (the model list is results/model_zoo.md)."""
+    session.warn("nox -s reproduce_zoo is now nox -s reproduce_mlp_zoo; running that")
+    reproduce_mlp_zoo(session)
 
 
 @nox.session
@@ -137,14 +144,17 @@ def evaluate(session: nox.Session) -> None:
 
 
 @nox.session
-def benchmark(session: nox.Session) -> None:
-    """pytest-benchmark over the mixing op and blocks, then the fast-path ratio report."""
+def benchmark_fastpath(session: nox.Session) -> None:
+    """pytest-benchmark over DynaMixer's mixing op and blocks (tests/microbenchmarks/), then
+    the fast-path ratio report: results/fastpath_cpu.md and .json."""
     env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))}
     run_in_suite(
         session,
         "-m",
         "pytest",
-        "benchmarks",
+        str(ROOT / "tests" / "microbenchmarks"),
+        "-o",
+        "python_files=bench_*.py",
         "-p",
         "no:cacheprovider",
         "--benchmark-only",
@@ -154,6 +164,12 @@ def benchmark(session: nox.Session) -> None:
         *session.posargs,
         env=env,
     )
-    # The fast-path ratios, timed side by side in one process (~10 min on 2 CPU cores):
-    # results/fastpath_cpu.md and .json.
+    # The fast-path ratios, timed side by side in one process (~10 min on 2 CPU cores).
     run_in_suite(session, "-m", "benchmarks.fastpath", env=env)
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Deprecated name of `benchmark_fastpath` (easily confused with `benchmark_models`)."""
+    session.warn("nox -s benchmark is now nox -s benchmark_fastpath; running that")
+    benchmark_fastpath(session)

@@ -3,7 +3,7 @@
 Every option and name is checked before anything is built (argparse's error, exit 2); then
 the models are counted, timed interleaved by the one timing engine, and written as one CSV with
 timm's ``benchmark.py`` column names plus the provenance. This package knows nothing of the
-paper: the paper's zoo table is ``python -m reproduce zoo``, built on this.
+paper: the paper's zoo table is ``python -m reproduce mlp-zoo``, built on this.
 """
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ def add_timing_options(
     parser.add_argument("--device", default="cpu", help=f"{' or '.join(DEVICES)} (or cuda:N)")
     parser.add_argument(
         "--amp",
+        nargs="?",
+        const="bf16",
         choices=sorted(AMP_DTYPES),
         default=None,
-        help="autocast dtype (default: fp32); "
+        help="autocast dtype (default: fp32; --amp alone: bf16); "
         + "; ".join(f"{name}: {' or '.join(types)}" for name, types in AMP_DEVICES.items())
         + " (bf16 on a CPU without AVX512-BF16 or AMX is emulated, slower than fp32)",
     )

@@ -12,13 +12,15 @@ COMMANDS = {
     "tables": ("reproduce.commands.tables", "regenerate Tables 2, 3, 5-9, REPORT.md and Figure 1"),
     "train": ("reproduce.commands.train", "launch a training config through submitit"),
     "evaluate": ("reproduce.commands.evaluate", "evaluate a checkpoint on an image folder"),
-    "zoo": ("reproduce.commands.zoo", "time every MLP of Table 2 side by side (the zoo table)"),
+    "mlp-zoo": ("reproduce.commands.mlp_zoo", "time every MLP of Table 2 side by side"),
 }
+#: Earlier spellings that still work, each with a line saying the new one.
+DEPRECATED_COMMANDS = {"zoo": "mlp-zoo"}
 
 
 def usage() -> str:
     lines = ["usage: python -m reproduce COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<8} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += [f"  {name:<9} {help_text}" for name, (_, help_text) in COMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -28,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     command, rest = argv[0], argv[1:]
+    if command in DEPRECATED_COMMANDS:
+        new = DEPRECATED_COMMANDS[command]
+        print(f"python -m reproduce {command} is now python -m reproduce {new}", file=sys.stderr)
+        command = new
     if command not in COMMANDS:
         print(
             f"{usage()}\n\npython -m reproduce: error: unknown command {command!r}; accepted: "

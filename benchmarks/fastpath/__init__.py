@@ -1,6 +1,6 @@
 """The fast-path report: DynaMixer-S's fused path against its plain path and ViP-S/7, in one run.
 
-``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark``) measures, on one device:
+``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark_fastpath``) measures, on one device:
 
 * the GEMM peak (one large fp32 and one bf16 matmul, the median of the same interleaved rounds
   as the models), the yardstick for FLOP utilisation;
@@ -28,9 +28,9 @@ one process, interleaved: each round times one batch of every case in turn, and 
 reports the median of its rounds (and its spread). Machine load therefore hits all cases alike;
 the load average before and after is recorded beside the results.
 
-``torch.compile`` is applied per layer by default (``--compile regional``): every
+``torch.compile`` is applied per layer by default (``--compile-scope regional``): every
 :class:`~models.hierarchical.MixerLayer` of a stage shares one compiled graph, so a model
-compiles in under a minute instead of several; ``--compile full`` compiles the whole model.
+compiles in under a minute instead of several; ``--compile-scope full`` compiles the whole model.
 On a GPU the CUDA-graph modes (``--compile-mode reduce-overhead`` or ``max-autotune``) need
-``--compile full``: each compiled layer would be a graph of its own, re-recorded per call.
+``--compile-scope full``: each compiled layer would be a graph of its own, re-recorded per call.
 """

@@ -5,21 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 
 from benchmarks.fastpath.memory import measure_step_memory
-from benchmarks.fastpath.render import read_report, render_markdown, render_text, write_report
-from benchmarks.fastpath.run import run_report
-from benchmarks.fastpath.settings import (
+from benchmarks.fastpath.options import (
     COMPILE_CHOICES,
     DEFAULT_OUTPUT_DIR,
     SLOW_BF16_BATCH,
     Settings,
     check_settings,
 )
+from benchmarks.fastpath.render import read_report, render_markdown, render_text, write_report
+from benchmarks.fastpath.run import run_report
 from benchmarks.settings import COMPILE_MODES, CUDA_GRAPH_MIN_WARMUP
 from common.files import write_text_atomic
 
@@ -47,10 +48,17 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iters", type=int, default=3, help="timed inference rounds")
     parser.add_argument("--train-iters", type=int, default=2, help="timed training rounds")
     parser.add_argument(
-        "--compile",
+        "--compile-scope",
         choices=COMPILE_CHOICES,
         default="regional",
         help="what to compile: each layer (default), the whole model, or nothing",
+    )
+    parser.add_argument(
+        "--compile",
+        dest="compile_scope",
+        choices=COMPILE_CHOICES,
+        action=DeprecatedSpelling,
+        help=argparse.SUPPRESS,  # the earlier spelling of --compile-scope
     )
     parser.add_argument(
         "--compile-mode",
@@ -79,6 +87,15 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class DeprecatedSpelling(argparse.Action):
+    """An earlier option name that still works, with a line naming the new one."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        new = "--" + self.dest.replace("_", "-")
+        print(f"{parser.prog}: {option_string} is now {new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _check(args: argparse.Namespace) -> Settings:
     on_gpu = str(args.device).startswith("cuda")
     warmup = args.warmup if args.warmup is not None else (CUDA_GRAPH_MIN_WARMUP if on_gpu else 1)
@@ -89,7 +106,7 @@ def _check(args: argparse.Namespace) -> Settings:
         warmup=warmup,
         iters=args.iters,
         train_iters=args.train_iters,
-        compile=args.compile,
+        compile_scope=args.compile_scope,
         compile_mode=args.compile_mode,
         compile_plain=args.compile_plain,
         bf16=args.bf16,

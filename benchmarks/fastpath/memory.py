@@ -9,8 +9,8 @@ import sys
 import torch
 from torch import nn
 
-from benchmarks.fastpath.records import MemoryPeak
-from benchmarks.fastpath.settings import DYNAMIXER, IMAGE_SIZE, PRECISION_DTYPES
+from benchmarks.fastpath.options import DYNAMIXER, IMAGE_SIZE, PRECISION_DTYPES
+from benchmarks.fastpath.report import MemoryPeak
 from common.precision import autocast
 from models import create_model
 

@@ -7,8 +7,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
-from benchmarks.fastpath.settings import DYNAMIXER
+from benchmarks.fastpath.options import DYNAMIXER
+from benchmarks.fastpath.report import Case, CaseResult, FastPathReport, MemoryPeak, Target
 from benchmarks.fastpath.targets import bf16_support, find_result
 from benchmarks.gemm import GEMM_SHAPE
 from common.environment import Environment

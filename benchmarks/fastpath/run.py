@@ -16,8 +16,7 @@ from torch import nn
 from benchmarks.counting import count_flops
 from benchmarks.fastpath.compiling import compile_model
 from benchmarks.fastpath.memory import peak_training_memory, train_precision
-from benchmarks.fastpath.records import Case, CaseResult, FastPathReport
-from benchmarks.fastpath.settings import (
+from benchmarks.fastpath.options import (
     DYNAMIXER,
     IMAGE_SIZE,
     PATHS,
@@ -28,6 +27,7 @@ from benchmarks.fastpath.settings import (
     Settings,
     check_settings,
 )
+from benchmarks.fastpath.report import Case, CaseResult, FastPathReport
 from benchmarks.fastpath.targets import evaluate_context, evaluate_targets
 from benchmarks.gemm import GEMM_SHAPE, gemm_call, gemm_flops, measure_gemm_peak
 from benchmarks.timing import time_interleaved
@@ -173,7 +173,7 @@ def _inference_cases(
     add(DYNAMIXER, "fused", "eager", "fp32", models["fused"])
     add(VIP, "-", "eager", "fp32", models["vip"])
     add(VIP, "contiguous", "eager", "fp32", models["vip contiguous"])
-    if settings.compile != "none":
+    if settings.compile_scope != "none":
         add(DYNAMIXER, "fused", "compiled", "fp32", _compiled(models["fused"], settings))
         add(VIP, "-", "compiled", "fp32", _compiled(models["vip"], settings))
         if settings.compile_plain:
@@ -182,7 +182,7 @@ def _inference_cases(
         add(DYNAMIXER, "plain", "eager", "bf16", models["plain"])
         add(DYNAMIXER, "fused", "eager", "bf16", models["fused"])
         add(VIP, "-", "eager", "bf16", models["vip"])
-    if settings.compile != "none" and settings.bf16 and not slow_bf16:
+    if settings.compile_scope != "none" and settings.bf16 and not slow_bf16:
         add(DYNAMIXER, "fused", "compiled", "bf16", _compiled(models["fused"], settings))
         add(VIP, "-", "compiled", "bf16", _compiled(models["vip"], settings))
     return cases
@@ -268,7 +268,7 @@ def _time_training(
 
 def _compiled(model: nn.Module, settings: Settings) -> nn.Module:
     """A compiled copy (compilation happens in the first warm-up round, timed apart)."""
-    return compile_model(copy.deepcopy(model), settings.compile, settings.compile_mode)
+    return compile_model(copy.deepcopy(model), settings.compile_scope, settings.compile_mode)
 
 
 def _training_step(

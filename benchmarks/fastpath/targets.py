@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from benchmarks.fastpath.records import CaseResult, FastPathReport, Target
-from benchmarks.fastpath.settings import (
+from benchmarks.fastpath.options import (
     BEST_MODE_SPEEDUP,
     BF16_EMULATED,
     DYNAMIXER,
@@ -13,6 +12,7 @@ from benchmarks.fastpath.settings import (
     FP32_UTILISATION,
     VIP,
 )
+from benchmarks.fastpath.report import CaseResult, FastPathReport, Target
 from common.environment import Environment
 
 __all__ = ["bf16_support", "evaluate_context", "evaluate_targets", "find_result"]

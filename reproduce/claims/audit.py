@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from reproduce.claims.construction import RemovalCount, table8_removals
+from reproduce.claims.copied_figures import date_checks, source_checks
 from reproduce.claims.counts import row_checks, table1_checks
 from reproduce.claims.prose import prose_checks
-from reproduce.claims.sources import date_checks, source_checks
 from reproduce.claims.speed import Timing, speed_checks
 from reproduce.claims.statements import statement_checks
 from reproduce.claims.verdicts import Check

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.fastpath.records import FastPathReport
+from benchmarks.fastpath.report import FastPathReport
 from benchmarks.fastpath.targets import find_result
 from benchmarks.ratios import ratio_interval
 from reproduce.claims.prose import five_percent_larger

@@ -15,15 +15,15 @@ import argparse
 from typing import Any
 
 from reproduce.commands.errors import checked, fail
-from reproduce.training import store
-from reproduce.training.evaluation import (
+from reproduce.evaluation.evaluate import (
     MODEL_OVERRIDE_KEYS,
     PRECISIONS,
     EvaluationRequest,
     prepare,
     run,
 )
-from reproduce.training.image_folders import EVALUATION_IMAGES, TRANSFORM_KEYS
+from reproduce.evaluation.image_folders import EVALUATION_IMAGES, TRANSFORM_KEYS
+from reproduce.training import store
 from reproduce.training.overrides import parse_overrides
 
 __all__ = ["PROG", "main", "make_parser", "parse_request"]

@@ -24,11 +24,11 @@ from reproduce.claims.audit import Audit, build_audit
 from reproduce.claims.speed import Timing, fastpath_timings, zoo_timings
 from reproduce.claims.verdicts import CLOSE, NOT_REPRODUCED, Check
 from reproduce.render import figure1
+from reproduce.render.model_zoo import render_zoo
 from reproduce.render.report import render_report
 from reproduce.render.table1 import render_table1
 from reproduce.render.tables import render_table
 from reproduce.render.text import duration_text
-from reproduce.render.zoo import render_zoo
 from reproduce.tables.counts import (
     Measurement,
     count_differences,
@@ -37,9 +37,9 @@ from reproduce.tables.counts import (
     read_committed,
 )
 from reproduce.tables.frames import table_frame
+from reproduce.tables.model_zoo import zoo_frame, zoo_keys
 from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
 from reproduce.tables.table1 import table1_frame
-from reproduce.tables.zoo import zoo_frame, zoo_keys
 from reproduce.training.store import KINDS, load_results
 
 __all__ = ["main", "make_parser", "table4_frames", "timing_runs"]

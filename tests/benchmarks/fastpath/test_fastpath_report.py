@@ -14,9 +14,9 @@ from benchmarks.fastpath import render
 from benchmarks.fastpath import targets as fastpath_targets
 from benchmarks.fastpath.__main__ import main
 from benchmarks.fastpath.compiling import compile_model
-from benchmarks.fastpath.records import Case, CaseResult, FastPathReport, MemoryPeak, Target
+from benchmarks.fastpath.options import BF16_EMULATED, Settings
+from benchmarks.fastpath.report import Case, CaseResult, FastPathReport, MemoryPeak, Target
 from benchmarks.fastpath.run import _training_precisions, run_report
-from benchmarks.fastpath.settings import BF16_EMULATED, Settings
 from common.environment import describe_environment
 
 
@@ -184,17 +184,17 @@ def test_bad_options_fail_before_anything_is_built(argv, pattern, capsys):
     [
         (
             Settings(device="cuda", compile_mode="reduce-overhead", warmup=3),
-            r"--compile-mode reduce-overhead captures CUDA graphs: .* use --compile full",
+            r"--compile-mode reduce-overhead captures CUDA graphs: .* use --compile-scope full",
         ),
         (
-            Settings(device="cuda", compile="full", compile_mode="max-autotune"),
+            Settings(device="cuda", compile_scope="full", compile_mode="max-autotune"),
             r"records CUDA graphs on its second call: it needs warmup >= 3; got 1",
         ),
         (
-            Settings(compile="none", compile_mode="max-autotune"),
-            r"--compile-mode max-autotune has nothing to compile with --compile none",
+            Settings(compile_scope="none", compile_mode="max-autotune"),
+            r"--compile-mode max-autotune has nothing to compile with --compile-scope none",
         ),
-        (Settings(compile="layers"), r"--compile must be one of .*; got 'layers'"),
+        (Settings(compile_scope="layers"), r"--compile-scope must be one of .*; got 'layers'"),
     ],
 )
 def test_settings_are_checked_before_anything_is_built(settings, pattern):

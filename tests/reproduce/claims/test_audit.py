@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from reproduce.claims.audit import Audit, build_audit
-from reproduce.claims.sources import date_checks, source_checks
+from reproduce.claims.copied_figures import date_checks, source_checks
 from reproduce.claims.statements import statement_checks
 from reproduce.claims.verdicts import VERDICTS
 from reproduce.render.report import render_report

@@ -14,7 +14,8 @@ from PIL import Image
 
 from models.weights import read_weights_file
 from reproduce.commands import evaluate as evaluate_command
-from reproduce.training import image_folders, store
+from reproduce.evaluation import image_folders
+from reproduce.training import store
 from reproduce.training.data import DigitsDataset, check_data
 from reproduce.training.job import TrainJob
 from reproduce.training.loaders import VAL_SUBSET_SEED, balanced_subset

@@ -32,7 +32,7 @@ def _module(kind: str, side: int, dim: int, segments: int) -> tuple[nn.Module, t
         module: nn.Module = DynaMixerOp(dim, side, segments, reduced_dim=2)
         shape: tuple[int, ...] = (BATCH * side, side, dim)
     elif kind == "dynamixer_block":
-        # The authors' computation, as Table 4 times it; test_bench_fastpath.py times the
+        # The authors' computation, as Table 4 times it; bench_dynamixer_fused.py times the
         # fused path beside it.
         module = DynaMixerBlock(dim, side, segments, reduced_dim=2, fused=False)
         shape = (BATCH, side, side, dim)

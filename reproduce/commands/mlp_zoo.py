@@ -1,4 +1,5 @@
-"""``python -m reproduce zoo``: every MLP of the paper's Table 2 timed side by side, into results/.
+"""``python -m reproduce mlp-zoo`` (formerly ``zoo``): every MLP of the paper's Table 2 timed
+side by side, into results/.
 
 Parse and check every option (nothing is built before they all pass) -> count and time every
 model in one interleaved run (:mod:`benchmarks.suite`, the engine of ``python -m benchmarks``) ->
@@ -36,7 +37,7 @@ from reproduce.tables.mlp_zoo import (
 
 __all__ = ["Options", "main", "make_parser", "parse_options", "write_outputs"]
 
-PROG = "python -m reproduce zoo"
+PROG = "python -m reproduce mlp-zoo"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`python -m reproduce zoo`: defaults, bad input, files written, re-rendering, a tiny real run."""
+"""`python -m reproduce mlp-zoo`: defaults, bad input, files written, re-rendering, a run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import benchmarks.suite as suite
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
 from common.files import RESULTS_DIR
-from reproduce.commands import zoo as zoo_command
+from reproduce.commands import mlp_zoo as zoo_command
 from reproduce.render.mlp_zoo import render_mlp_zoo
 from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries
 from tests.benchmarks.conftest import fixed_run
@@ -49,7 +49,7 @@ def test_bad_input_exits_2_with_one_line_before_anything_is_built(
 ) -> None:
     err = refusal(zoo_command.main, [*argv, "--output-dir", str(tmp_path)], capsys)
     error = err.strip().splitlines()[-1]
-    assert error.startswith("python -m reproduce zoo: error: ") and message in error
+    assert error.startswith("python -m reproduce mlp-zoo: error: ") and message in error
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,7 +1,7 @@
 """Evaluating a checkpoint on an image folder: every input checked first, then one record.
 
 `prepare` checks everything an evaluation needs before any image is read: the model name and
-its overrides, the image folder (`reproduce.training.image_folders`), the checkpoint (any
+its overrides, the image folder (`reproduce.evaluation.image_folders`), the checkpoint (any
 published shape, `models.weights`; EMA weights preferred) fitting the model
 strictly, and the transform. `run` evaluates with the training loop's own `evaluate` and writes
 an ``evaluation`` record into the results store: model, overrides, checkpoint file and SHA-256,
@@ -35,11 +35,7 @@ from models.weights import (
     load_strictly,
     read_weights_file,
 )
-from reproduce.training import store
-from reproduce.training.checkpoints import CHECKPOINT_FORMAT
-from reproduce.training.data import NUM_CLASSES
-from reproduce.training.distributed import ProcessPlacement, choose_device, describe_device
-from reproduce.training.image_folders import (
+from reproduce.evaluation.image_folders import (
     EVALUATION_IMAGES,
     TRANSFORM_KEYS,
     FolderSummary,
@@ -47,6 +43,10 @@ from reproduce.training.image_folders import (
     evaluation_transform,
     open_image_folder,
 )
+from reproduce.training import store
+from reproduce.training.checkpoints import CHECKPOINT_FORMAT
+from reproduce.training.data import NUM_CLASSES
+from reproduce.training.distributed import ProcessPlacement, choose_device, describe_device
 from reproduce.training.loop import evaluate
 from reproduce.training.recipe import MODEL_KEYS
 

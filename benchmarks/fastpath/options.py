@@ -68,7 +68,7 @@ class Settings:
     warmup: int = 1  # the CLI's default: 1 on a CPU, CUDA_GRAPH_MIN_WARMUP on a GPU
     iters: int = 3
     train_iters: int = 2
-    compile: str = "regional"  # one of COMPILE_CHOICES
+    compile_scope: str = "regional"  # one of COMPILE_CHOICES
     compile_mode: str = "default"  # torch.compile's mode, one of COMPILE_MODES
     compile_plain: bool = False
     bf16: bool = True
@@ -91,23 +91,26 @@ def check_settings(settings: Settings) -> None:
         raise ValueError(f"--device must be cpu or cuda; got {settings.device!r}") from None
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu or cuda; got {settings.device!r}")
-    if settings.compile not in COMPILE_CHOICES:
-        raise ValueError(f"--compile must be one of {COMPILE_CHOICES}; got {settings.compile!r}")
+    if settings.compile_scope not in COMPILE_CHOICES:
+        raise ValueError(
+            f"--compile-scope must be one of {COMPILE_CHOICES}; got {settings.compile_scope!r}"
+        )
     if settings.compile_mode not in COMPILE_MODES:
         raise ValueError(
             f"--compile-mode must be one of {COMPILE_MODES}; got {settings.compile_mode!r}"
         )
-    if settings.compile == "none" and settings.compile_mode != "default":
+    if settings.compile_scope == "none" and settings.compile_mode != "default":
         raise ValueError(
-            f"--compile-mode {settings.compile_mode} has nothing to compile with --compile none"
+            f"--compile-mode {settings.compile_mode} has nothing to compile with "
+            + "--compile-scope none"
         )
     cuda_graphs = device.type == "cuda" and settings.compile_mode in CUDA_GRAPH_MODES
-    if cuda_graphs and settings.compile == "regional":
+    if cuda_graphs and settings.compile_scope == "regional":
         raise ValueError(
             f"--compile-mode {settings.compile_mode} captures CUDA graphs: per-layer compile "
-            + "would make every layer a graph of its own; use --compile full"
+            + "would make every layer a graph of its own; use --compile-scope full"
         )
-    if settings.compile != "none":
+    if settings.compile_scope != "none":
         check_cuda_graph_warmup(device, settings.compile_mode, settings.warmup)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {settings.device} was asked for but CUDA is not available")

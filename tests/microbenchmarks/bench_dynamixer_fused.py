@@ -1,6 +1,6 @@
 """Micro-benchmarks of the DynaMixer block's fused path beside its plain path.
 
-Same shapes and habits as ``test_bench_mixing.py`` (DynaMixer-S's two stages, batch 32, fp32,
+Same shapes and habits as ``bench_mixing.py`` (DynaMixer-S's two stages, batch 32, fp32,
 CPU, eval and inference mode, few rounds); the pair shares a group per stage so
 pytest-benchmark prints them side by side. Ratios that the fast path's targets are judged on come
 from the interleaved report, ``python -m benchmarks.fastpath``, not from these tables.
