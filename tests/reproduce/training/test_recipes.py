@@ -4,13 +4,18 @@ and one `same_model` decides whether two override sets build the same model."""
 from __future__ import annotations
 
 import pytest
+import torch
 
+import models
 from reproduce import paper
 from reproduce.training.checkpoints import model_identity
+from reproduce.training.components import build_training, prepare_process
 from reproduce.training.data import num_classes
+from reproduce.training.loop import train_one_epoch
 from reproduce.training.overrides import resolve
 from reproduce.training.plan import count_parameters
 from reproduce.training.recipes import expand, get_recipe, model_arguments, same_model
+from tests.reproduce.training.conftest import ONE, digits_batch
 
 
 def test_sweeps_derive_from_the_paper_tables() -> None:
@@ -81,3 +86,51 @@ def test_same_model() -> None:
     # Other models: equal overrides.
     assert same_model("vip_s7", {"num_classes": 10}, {}, num_classes=10)
     assert not same_model("vip_s7", {"drop_rate": 0.1}, {})
+
+
+def test_table9_fine_tuning_freezes_what_the_authors_scripts_leave_out() -> None:
+    dynamixer, vip = get_recipe("cifar10_dynamixer_s"), get_recipe("cifar100_vip_s7")
+    assert dynamixer.frozen_modules == ("norm",)
+    assert "transfer_learning/transfer_learning.py @ 038b73b" in dynamixer.source
+    assert "lines 154-156" in dynamixer.source
+    assert vip.frozen_modules == ("patch_embed", "norm")
+    assert "VisionPermutator transfer_learning.py @ 2cab2ce" in vip.source
+    assert "lines 156-157" in vip.source
+    # On the small model: frozen modules are out of the optimizer and do not move.
+    recipe = resolve(
+        "digits",
+        {"frozen_modules": ("patch_embed", "norm"), "backbone_lr_scale": 0.01, "warmup_epochs": 0},
+    )
+    prepare_process(recipe, ONE)
+    model = models.create_model(recipe.model, **model_arguments(recipe))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    training = build_training(recipe, model, 1, torch.device("cpu"), ONE)
+    optimised = {id(p) for group in training.optimizer.param_groups for p in group["params"]}
+    for name, parameter in model.named_parameters():
+        frozen = name.startswith(("patch_embed.", "norm."))
+        assert (id(parameter) in optimised) != frozen, name
+    images, targets = digits_batch()
+    train_one_epoch(training, [(images, targets)], recipe, ONE)
+    after = model.state_dict()
+    for name in before:
+        moved = not torch.equal(before[name], after[name])
+        assert moved != name.startswith(("patch_embed.", "norm.")), name
+    head = {id(p) for p in model.get_classifier().parameters()}
+    for group in training.optimizer.param_groups:  # backbone at 0.01 x the head's lr
+        in_head = {id(p) in head for p in group["params"]}
+        assert group["lr"] == pytest.approx(recipe.lr * (1.0 if in_head == {True} else 0.01))
+        one_dimensional = {p.ndim <= 1 for p in group["params"]}
+        assert len(one_dimensional) == 1  # biases and norm weights: no weight decay
+        assert group["weight_decay"] == (0.0 if one_dimensional == {True} else recipe.weight_decay)
+    with pytest.raises(ValueError, match=r"frozen_modules \['stem'\]"):
+        build_training(
+            resolve("digits", {"frozen_modules": ("stem",)}), model, 1, torch.device("cpu"), ONE
+        )
+
+
+def test_vip_recipes_warm_up_as_vips_readme_says() -> None:
+    for size in ("s14", "s7", "m7", "l7"):
+        recipe = get_recipe(f"imagenet_vip_{size}")
+        assert recipe.warmup_epochs == 20 and not recipe.model_ema
+        assert "README.md @ 2cab2ce" in recipe.source and "line 75" in recipe.source
+        assert "--warmup-epochs 20" in recipe.source

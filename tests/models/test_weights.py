@@ -1,6 +1,6 @@
 """Published weights files: every shape they come in is read without running pickled code, EMA
-weights are preferred where there are both, a run started from one records which weights it
-took, and a corrupt file is one clear error."""
+weights are preferred where there are both, and a corrupt file is one clear error (a run
+started from one: tests/reproduce/training/test_checkpoints.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 import models
-from models.weights import choose_weights, fit_problems, read_weights_file, sha256_of
-from reproduce.training.data import check_data
-from reproduce.training.distributed import ProcessPlacement
-from reproduce.training.job import TrainJob
-from reproduce.training.loop import start_training
-from reproduce.training.overrides import parse_overrides, resolve
+from models.weights import choose_weights, fit_problems, read_weights_file
 
 
 def _weights(seed: int) -> dict[str, torch.Tensor]:
@@ -101,29 +96,3 @@ def test_corrupt_or_foreign_files_are_one_clear_error(tmp_path: Path) -> None:
     problems = fit_problems(other, PLAIN)
     assert problems is not None and "mis-shaped keys" in problems
     assert "head.weight: checkpoint (10, 64) vs model (7, 64)" in problems
-
-
-def test_init_from_reads_ema_weights_and_the_record_says_so(tmp_path: Path, tiny: list[str]):
-    checkpoint = tmp_path / "released.pth"
-    torch.save(FORMATS["authors' training checkpoint (timm train.py)"][0], checkpoint)
-    recipe = resolve("digits", parse_overrides([*tiny, "epochs=1", f"init_from={checkpoint}"]))
-    spec = check_data("digits", None)
-    training, *_ = start_training(
-        recipe,
-        spec,
-        ProcessPlacement(),
-        requested_device="cpu",
-        run_dir=tmp_path / "probe",
-        init_checkpoint=str(checkpoint),
-    )
-    started = training.model.state_dict()
-    assert all(torch.equal(started[k], EMA[k]) for k in EMA), "did not start from EMA weights"
-    job = TrainJob(recipe, tmp_path / "run", tmp_path / "results", spec, init_checkpoint=checkpoint)
-    record = job()
-    assert record["initial_weights"] == {
-        "path": str(checkpoint),
-        "sha256": sha256_of(checkpoint),
-        "weights": "EMA weights (state_dict_ema)",
-        "ema": True,
-        "head": "loaded from the checkpoint",
-    }
