@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -18,7 +18,9 @@ from typing import NoReturn
 import pandas as pd
 import torch
 
+from benchmarks.launching import run_array, status_counts
 from benchmarks.records import ModelSpec
+from benchmarks.resume import held_rows, print_interrupted, raise_interrupt_on_sigterm
 from benchmarks.settings import (
     COMPILE_MODES,
     DEVICES,
@@ -27,13 +29,13 @@ from benchmarks.settings import (
     validate,
 )
 from benchmarks.suite import (
-    TIMM_PREFIXES,
-    benchmark_frame,
     input_size_of,
-    run_benchmark,
+    note,
     select_models,
 )
-from common.files import RESULTS_DIR, write_text_atomic
+from benchmarks.sweep import DEFAULT_GROUP_SIZE, STATUS_OK, Sweep, run_sweep
+from common.files import REPO_ROOT, RESULTS_DIR, write_text_atomic
+from common.launch import SlurmOptions, add_launch_options, slurm_from_args
 from common.precision import AMP_DEVICES, AMP_DTYPES
 
 __all__ = [
@@ -51,8 +53,33 @@ __all__ = [
 ]
 
 PROG = "python -m benchmarks"
-#: What ``--bench`` accepts (timm's names): which steps are timed.
-BENCHES = {"inference": ("inference",), "train": ("train",), "both": ("inference", "train")}
+DEFAULT_SWEEP = Sweep()
+DEFAULT_LOG_DIR = REPO_ROOT / "runs" / "benchmarks"
+#: timm's benchmark.py columns, in its order, where a row has them.
+TIMM_FIRST = (
+    "model",
+    "infer_img_size",
+    "infer_batch_size",
+    "infer_samples_per_sec",
+    "infer_step_time",
+    "param_count",
+    "infer_gmacs",
+    "train_img_size",
+    "train_batch_size",
+    "train_samples_per_sec",
+    "train_step_time",
+)
+#: What ``--bench`` accepts (timm's names): which steps are timed. ``latency`` is inference at
+#: batch 1 with many timed calls (per-call median, p90, p99 in ms).
+BENCHES = {
+    "inference": ("inference",),
+    "train": ("train",),
+    "both": ("inference", "train"),
+    "latency": ("inference",),
+}
+#: (warm-up calls, timed calls) of ``--bench latency`` per device type: enough calls for a p99
+#: to mean something on a GPU, and a p90 on a CPU.
+LATENCY_ROUNDS = {"cpu": (3, 30), "cuda": (20, 200)}
 #: (warm-up rounds, timed rounds) per device type. On a 2-core CPU a batch-32 forward pass of a
 #: 7-GMAC model takes seconds, so a few rounds are all a run can afford; GPUs use timm's counts.
 DEFAULT_ROUNDS = {"cpu": (1, 3), "cuda": (10, 40)}
@@ -71,6 +98,11 @@ class Options:
     settings: ThroughputSettings
     steps: tuple[str, ...]
     results_file: Path
+    sweep: Sweep = DEFAULT_SWEEP
+    resume: Path | None = None
+    executor: str = "local"
+    slurm: SlurmOptions | None = None
+    log_dir: Path = DEFAULT_LOG_DIR
 
 
 def add_timing_options(
@@ -108,7 +140,7 @@ def add_timing_options(
         "--batch-size",
         type=int,
         default=batch_size,
-        help=batch_help or f"default {batch_size}",
+        help=batch_help or f"default {batch_size or '32 (1 for --bench latency)'}",
     )
     warmups = ", ".join(f"{device} {warmup}" for device, (warmup, _) in rounds.items())
     iters = ", ".join(f"{device} {timed}" for device, (_, timed) in rounds.items())
@@ -159,42 +191,117 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "models", nargs="+", metavar="MODEL", help="zoo or timm names, or globs: 'dynamixer_*'"
     )
-    add_timing_options(parser, DEFAULT_ROUNDS, batch_size=32)
+    add_timing_options(parser, DEFAULT_ROUNDS, batch_size=None)
     parser.add_argument(
         "--img-size", type=int, default=None, help="square input side (default: each model's)"
     )
     parser.add_argument(
-        "--bench", choices=list(BENCHES), default="inference", help="default inference"
+        "--bench",
+        choices=list(BENCHES),
+        default="inference",
+        help="default inference; latency: batch 1, per-call median/p90/p99 ms",
     )
     parser.add_argument(
         "--results-file", type=Path, default=None, help=f"CSV path (default: in {RESULTS_DIR})"
     )
+    add_sweep_options(parser)
     return parser
+
+
+def add_sweep_options(parser: argparse.ArgumentParser, reference_help: str = "") -> None:
+    """The options of every command that times a list: memory bound, failures, resume, Slurm."""
+    sweep = parser.add_argument_group("long lists")
+    sweep.add_argument(
+        "--group-size",
+        type=int,
+        default=DEFAULT_GROUP_SIZE,
+        help="models resident at once besides the reference: each group is timed interleaved "
+        + f"with the reference (default {DEFAULT_GROUP_SIZE})",
+    )
+    sweep.add_argument(
+        "--reference",
+        default=None,
+        metavar="MODEL",
+        help=reference_help or "the model every group is timed with (default: the first)",
+    )
+    sweep.add_argument(
+        "--retry-smaller-batch",
+        action="store_true",
+        help="retry a model that runs out of memory at smaller batches (the row says which)",
+    )
+    sweep.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="keep the rows of an earlier output made with the same settings; time the rest",
+    )
+    sweep.add_argument(
+        "--memory",
+        action="store_true",
+        help="also measure each model's peak step memory (on a CPU: a fresh process per model)",
+    )
+    add_launch_options(
+        parser,
+        DEFAULT_LOG_DIR,
+        "local: in this process (default); debug, slurm: one submitit "
+        + "task per group (a Slurm job array)",
+    )
 
 
 def parse_options(argv: Sequence[str]) -> Options:
     """Parse and check everything; a ValueError names the bad value before anything is built."""
     args = make_parser().parse_args(list(argv))
-    settings = settings_from_args(args, DEFAULT_ROUNDS)
+    latency = args.bench == "latency"
+    if latency and args.batch_size not in (None, 1):
+        raise ValueError(f"--bench latency times batch 1; got --batch-size {args.batch_size}")
+    if latency:
+        args.batch_size = 1
+    elif args.batch_size is None:
+        args.batch_size = 32
+    settings = settings_from_args(args, LATENCY_ROUNDS if latency else DEFAULT_ROUNDS)
     validate(settings)  # device, precision, batch, rounds: before the names, which are slower
+    sweep = sweep_from_args(args)
     if args.img_size is not None and args.img_size < 1:
         raise ValueError(f"--img-size must be an integer >= 1; got {args.img_size}")
     specs = tuple(ModelSpec(name) for name in select_models(args.models))
     sizes = {spec.label: input_size_of(spec.name, args.img_size) for spec in specs}
     steps = BENCHES[args.bench]
+    labels = [spec.label for spec in specs]
+    if sweep.reference is not None and sweep.reference not in labels:
+        raise ValueError(
+            f"--reference {sweep.reference!r} is not one of the models timed: {', '.join(labels)}"
+        )
+    results_file = args.results_file or RESULTS_DIR / results_file_name(settings, args.bench)
+    if args.resume is not None:
+        held_rows(args.resume, settings)  # not this suite's output, or other settings
+    slurm = slurm_from_args(args)
     return Options(
         specs=specs,
         input_sizes=sizes,
         settings=settings,
         steps=steps,
-        results_file=args.results_file or RESULTS_DIR / results_file_name(settings, steps),
+        results_file=results_file,
+        sweep=sweep,
+        resume=args.resume,
+        executor=args.executor,
+        slurm=slurm,
+        log_dir=args.log_dir,
     )
 
 
-def results_file_name(settings: ThroughputSettings, steps: Sequence[str]) -> str:
+def sweep_from_args(args: argparse.Namespace) -> Sweep:
+    """The sweep the long-list options ask for (ValueError for a group size below 1)."""
+    if args.group_size < 1:
+        raise ValueError(f"--group-size must be at least 1; got {args.group_size}")
+    memory = args.memory or args.device.startswith("cuda")
+    return Sweep(args.group_size, args.reference, args.retry_smaller_batch, memory)
+
+
+def results_file_name(settings: ThroughputSettings, bench: str) -> str:
     """timm's results naming: 'benchmark-infer-fp32-nchw-cpu.csv',
-    'benchmark-train-amp-bf16-nhwc-cuda.csv', 'benchmark-both-...'."""
-    bench = TIMM_PREFIXES[steps[0]] if len(steps) == 1 else "both"
+    'benchmark-train-amp-bf16-nhwc-cuda.csv', 'benchmark-both-...', 'benchmark-latency-...'."""
+    bench = {"inference": "infer"}.get(bench, bench)
     layout = "nhwc" if settings.channels_last else "nchw"
     compiled = f"-compile-{settings.compile_mode}" if settings.compile else ""
     device = torch.device(settings.device).type
@@ -229,34 +336,110 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def sweep_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """The rows as one frame: timm's columns first, as ``benchmark.py`` orders them."""
+    frame = pd.DataFrame.from_records(list(rows))
+    first = [c for c in TIMM_FIRST if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
     try:
         options = parse_options(argv)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         parser.error(str(error))
     warning = emulated_bf16_warning(options.settings)
     if warning:
         print(warning, file=sys.stderr)
-    settings = options.settings
+    settings, path = options.settings, options.results_file
+    held = held_rows(options.resume, settings) if options.resume else {}
     print(
         f"timing {len(options.specs)} models ({', '.join(options.steps)}) on {settings.device}, "
         + f"{settings.precision}, batch {settings.batch_size}: {settings.warmup} warm-up "
         + f"round(s) at batch {settings.warmup_batch}, then {settings.iters} timed round(s), "
-        + "interleaved; a rough duration follows the counting, a closer one the warm-up",
+        + f"interleaved in groups of {options.sweep.group_size} with the reference"
+        + (f"; {len(held)} rows kept from {options.resume}" if held else ""),
         file=sys.stderr,
     )
+    raise_interrupt_on_sigterm()
+    written: list[int] = [len(held)]
+
+    def write(rows: list[dict[str, object]]) -> None:
+        write_text_atomic(path, sweep_frame(rows).to_csv(index=False))
+        written[0] = len(rows)
+
     try:
-        run = run_benchmark(options.specs, settings, options.steps, options.input_sizes)
-    except ValueError as error:  # a model that cannot run at its input size, found by counting
+        rows = _sweep(options, held, write)
+    except KeyboardInterrupt:
+        return print_interrupted(PROG, written[0], len(options.specs), path, argv)
+    except ValueError as error:  # a reference that cannot be timed
         fail(str(error))
-    frame = benchmark_frame(run)
-    write_text_atomic(options.results_file, frame.to_csv(index=False))
-    print(summary_frame(frame).to_markdown(index=False, disable_numparse=True))
-    print(
-        f"GEMM peak ({settings.precision}, best call): {run.gemm_peak_gflops:.1f} GFLOP/s; "
-        + f"{run.environment.device_name}; wrote {options.results_file} "
-        + f"({run.wall_seconds:.0f} s)"
+    return _summarise(rows, path)
+
+
+def _sweep(
+    options: Options,
+    held: Mapping[str, dict[str, object]],
+    write: Callable[[list[dict[str, object]]], None],
+) -> list[dict[str, object]]:
+    """The rows, timed here (written as each group ends) or by a submitit job array."""
+    if options.executor == "local":
+        result = run_sweep(
+            options.specs,
+            options.settings,
+            options.steps,
+            options.input_sizes,
+            options.sweep,
+            held=held,
+            write_rows=write,
+        )
+        return result.rows
+    todo = [s for s in options.specs if s.label not in held or s.label == _reference(options)]
+    rows = run_array(
+        todo,
+        options.settings,
+        options.steps,
+        options.input_sizes,
+        options.sweep,
+        options.executor,
+        options.log_dir,
+        options.slurm or SlurmOptions(),
+        on_submitted=lambda jobs: note(
+            f"submitted {len(jobs)} array task(s): {', '.join(str(j.job_id) for j in jobs)}; "
+            + "waiting for them"
+        ),
     )
-    return 0
+    merged = {**held, **{str(row["model"]): row for row in rows}}
+    ordered = [merged[s.label] for s in options.specs if s.label in merged]
+    write(ordered)
+    return ordered
+
+
+def _reference(options: Options) -> str:
+    return options.sweep.reference or options.specs[0].label
+
+
+def _summarise(rows: Sequence[Mapping[str, object]], path: Path) -> int:
+    """Print the table and the counts; exit status 0 only if every model succeeded."""
+    ok, failed = status_counts(rows)
+    frame = sweep_frame(rows)
+    if ok:
+        print(summary_frame(frame).to_markdown(index=False, disable_numparse=True))
+    for row in rows:
+        if row.get("status") != STATUS_OK:
+            print(f"{row['model']}: {row.get('status')}", file=sys.stderr)
+    nodes = {str(row.get("node")) for row in rows if row.get("node")}
+    if len(nodes) > 1:
+        print(
+            f"rows measured on {len(nodes)} nodes ({', '.join(sorted(nodes))}): compare models "
+            + "through their vs_reference columns, each from its own node's rounds",
+            file=sys.stderr,
+        )
+    if not ok:
+        path.unlink(missing_ok=True)
+        print(f"{PROG}: every model failed ({failed}); no table written", file=sys.stderr)
+        return 1
+    print(f"{ok} ok, {failed} failed; wrote {path}")
+    return 0 if not failed else 1

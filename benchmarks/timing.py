@@ -84,6 +84,7 @@ def time_interleaved(
     postfix: Callable[[str, float], str] | None = None,
     warmup_calls: Mapping[str, Callable[[], object]] | None = None,
     after_warmup: Callable[[dict[str, list[float]]], None] | None = None,
+    failures: dict[str, BaseException] | None = None,
 ) -> InterleavedTimes:
     """Time every call of ``calls`` once per round: ``warmup`` untimed rounds, then ``iters``.
 
@@ -91,27 +92,39 @@ def time_interleaved(
     (a tqdm bar) advances once per call; ``postfix(key, seconds)`` labels it after a timed call.
     ``warmup_calls`` (same keys) stand in for ``calls`` in the warm-up rounds (a smaller batch);
     ``after_warmup(warmup_seconds)`` runs between the warm-up and the timed rounds (an estimate
-    of the time left).
+    of the time left). With ``failures`` (a dict to fill), a call that raises an Exception is
+    recorded there and its key leaves the remaining rounds; without it, the error propagates.
     """
     warming = calls if warmup_calls is None else warmup_calls
     warmup_seconds: dict[str, list[float]] = {key: [] for key in calls}
-    for _ in range(warmup):
-        for key in calls:
-            warmup_seconds[key].append(time_call(warming[key], device))
-            if bar is not None:
-                bar.update()
-    if after_warmup is not None:
-        after_warmup(warmup_seconds)
     seconds: dict[str, list[float]] = {key: [] for key in calls}
-    for _ in range(iters):
-        for key, call in calls.items():
-            seconds[key].append(time_call(call, device))
+
+    def run_round(times: dict[str, list[float]], chosen: Mapping[str, Callable[[], object]]):
+        for key in list(calls):
+            if failures is not None and key in failures:
+                continue
+            try:
+                times[key].append(time_call(chosen[key], device))
+            except Exception as error:
+                if failures is None:
+                    raise
+                failures[key] = error
             if bar is not None:
                 bar.update()
-                if postfix is not None:
-                    bar.set_postfix_str(postfix(key, seconds[key][-1]))
-    first = {key: times[0] for key, times in warmup_seconds.items() if times}
-    return InterleavedTimes(seconds, first, warmup_seconds)
+                if postfix is not None and times is seconds and times[key]:
+                    bar.set_postfix_str(postfix(key, times[key][-1]))
+
+    for _ in range(warmup):
+        run_round(warmup_seconds, warming)
+    if after_warmup is not None:
+        after_warmup({k: v for k, v in warmup_seconds.items() if k not in (failures or {})})
+    for _ in range(iters):
+        run_round(seconds, calls)
+    dropped = failures or {}
+    first = {key: t[0] for key, t in warmup_seconds.items() if t and key not in dropped}
+    return InterleavedTimes(
+        {key: t for key, t in seconds.items() if key not in dropped}, first, warmup_seconds
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +156,8 @@ def measure_throughputs(
     step: str = "inference",
     input_sizes: Mapping[str, tuple[int, ...]] | None = None,
     after_warmup: Callable[[dict[str, list[float]]], None] | None = None,
-) -> list[Throughput]:
+    failures: dict[str, BaseException] | None = None,
+) -> list[Throughput | None]:
     """:func:`measure_throughput` for several models side by side, one record each.
 
     Every model is built first; then warm-up and timed rounds (:func:`time_interleaved`) each
@@ -153,7 +167,9 @@ def measure_throughputs(
     1.55 and 1.70 img/s). The load averages are those of the whole run. ``step`` is "inference"
     or "train" (forward, cross-entropy, backward and an SGD step, timm's train benchmark);
     ``input_sizes`` maps a model's label to its own input size (default: the settings' one);
-    ``after_warmup`` is :func:`time_interleaved`'s hook.
+    ``after_warmup`` is :func:`time_interleaved`'s hook. With ``failures`` (a dict to fill),
+    a model that fails to build or to run is recorded there by label, its record is None, and
+    the others are timed on; without it, the first error propagates.
     """
     specs = [ModelSpec.of(model) for model in models]
     sizes = _checked_sizes(specs, settings, step, input_sizes)
@@ -161,12 +177,17 @@ def measure_throughputs(
     prepare = _inference_calls if step == "inference" else _training_calls
     calls, warmup_calls = {}, {}
     for spec in specs:
-        calls[spec.label], warmup_calls[spec.label] = prepare(
-            spec, settings, device, sizes[spec.label]
-        )
+        try:
+            calls[spec.label], warmup_calls[spec.label] = prepare(
+                spec, settings, device, sizes[spec.label]
+            )
+        except Exception as error:
+            if failures is None:
+                raise
+            failures[spec.label] = error
     label = specs[0].label if len(specs) == 1 else f"{len(specs)} models, interleaved"
     bar = tqdm(
-        total=(settings.warmup + settings.iters) * len(specs),
+        total=(settings.warmup + settings.iters) * len(calls),
         desc=label if step == "inference" else f"{label}, train",
         unit="batch",
         disable=not progress,
@@ -181,7 +202,15 @@ def measure_throughputs(
     context = torch.inference_mode() if step == "inference" else contextlib.nullcontext()
     with bar, context:
         times = time_interleaved(
-            calls, settings.warmup, settings.iters, device, bar, postfix, warmup_calls, after_warmup
+            calls,
+            settings.warmup,
+            settings.iters,
+            device,
+            bar,
+            postfix,
+            warmup_calls,
+            after_warmup,
+            failures,
         )
     load_after = load_average()
     environment = describe_environment(str(device))
@@ -195,6 +224,8 @@ def measure_throughputs(
             (load_before[0] if load_before else None, load_after[0] if load_after else None),
             environment,
         )
+        if spec.label in times.seconds
+        else None
         for spec in specs
     ]
 

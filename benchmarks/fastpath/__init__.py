@@ -1,6 +1,7 @@
 """The fast-path report: DynaMixer-S's fused path against its plain path and ViP-S/7, in one run.
 
-``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark_fastpath``) measures, on one device:
+``python -m benchmarks.fastpath`` (the last step of ``nox -s benchmark_fastpath``) measures, on
+one device:
 
 * the GEMM peak (one large fp32 and one bf16 matmul, the median of the same interleaved rounds
   as the models), the yardstick for FLOP utilisation;

@@ -20,8 +20,8 @@ import pandas as pd
 from benchmarks.cli import add_timing_options, settings_from_args
 from benchmarks.settings import ThroughputSettings, emulated_bf16_warning, validate
 from common.files import RESULTS_DIR, write_text_atomic
+from common.launch import SlurmOptions, add_launch_options, slurm_from_args
 from reproduce.commands.errors import checked
-from reproduce.launch import EXECUTORS, SlurmOptions, check_executor
 from reproduce.render.table4 import render_table4, table4_stem
 from reproduce.render.text import duration_text
 from reproduce.tables.table4 import (
@@ -61,7 +61,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Measure the paper's Table 4 (params, FLOPs, batch-32 throughput) here.",
     )
     _measurement_options(parser.add_argument_group("measurement"))
-    _launch_options(parser.add_argument_group("where it runs"))
+    add_launch_options(parser, DEFAULT_LOG_DIR, "local: in this process (default)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--render",
@@ -101,21 +101,9 @@ def _measurement_options(measure: argparse._ArgumentGroup) -> None:
     )
 
 
-def _launch_options(launch: argparse._ArgumentGroup) -> None:
-    launch.add_argument("--executor", choices=EXECUTORS, default="local")
-    launch.add_argument("--partition", default=None, help="Slurm partition")
-    launch.add_argument(
-        "--gpus", type=int, default=None, help="GPUs per node (default: 1 for cuda, else 0)"
-    )
-    launch.add_argument("--cpus-per-task", type=int, default=SlurmOptions.cpus_per_task)
-    launch.add_argument("--timeout-min", type=int, default=60, help="Slurm time limit, minutes")
-    launch.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help="submitit logs")
-
-
 def parse_options(argv: Sequence[str]) -> Options:
     """Parse and validate everything; ValueError (naming the bad value) before anything is built."""
     args = make_parser().parse_args(list(argv))
-    device_type = args.device.split(":")[0]
     rounds = DEFAULT_ITERATIONS
     if args.quick:
         rounds = {device: (QUICK["warmup"], QUICK["iters"]) for device in DEFAULT_ITERATIONS}
@@ -125,19 +113,7 @@ def parse_options(argv: Sequence[str]) -> Options:
     rows = table4_rows(args.models)
     # A Slurm job checks for its GPU on the node it lands on, not here on the login node.
     validate(settings, [row_spec(row, args.fused) for row in rows], args.executor != "slurm")
-    check_executor(args.executor)
-    gpus = args.gpus if args.gpus is not None else int(device_type == "cuda")
-    for name, value in (("gpus", gpus), ("cpus-per-task", args.cpus_per_task)):
-        if value < 0:
-            raise ValueError(f"--{name} must be >= 0; got {value}")
-    if args.timeout_min < 1:
-        raise ValueError(f"--timeout-min must be >= 1; got {args.timeout_min}")
-    slurm = SlurmOptions(
-        partition=args.partition,
-        gpus_per_node=gpus,
-        cpus_per_task=args.cpus_per_task,
-        timeout_min=args.timeout_min,
-    )
+    slurm = slurm_from_args(args)
     return Options(
         models=tuple(str(row.zoo_name) for row in rows),
         settings=settings,

@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from common.launch import EXECUTORS
 from reproduce.commands.errors import USER_ERRORS, checked, fail
-from reproduce.launch import EXECUTORS
 from reproduce.training import store
 from reproduce.training.plan import LaunchOptions, describe, plan
 from reproduce.training.recipes import ALIASES, RECIPES, SWEEPS

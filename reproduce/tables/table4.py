@@ -25,8 +25,8 @@ from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import run_benchmark
 from common.environment import Environment
 from common.files import REPO_ROOT
+from common.launch import SlurmOptions, make_executor
 from models import list_models
-from reproduce.launch import SlurmOptions, make_executor
 from reproduce.paper import CLAIMS, TABLES, PaperRow, parse_giga, parse_millions
 
 __all__ = [

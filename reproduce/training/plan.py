@@ -19,7 +19,7 @@ import torch
 
 import models
 from common.files import REPO_ROOT
-from reproduce.launch import LOCAL_TIMEOUT_MIN, SlurmOptions, check_executor, sbatch_script
+from common.launch import LOCAL_TIMEOUT_MIN, SlurmOptions, check_executor, sbatch_script
 from reproduce.training import store
 from reproduce.training.checkpoints import check_resume, read_training_checkpoint, resolve_init
 from reproduce.training.data import DataSpec, check_data

@@ -16,7 +16,7 @@ from typing import Any
 
 import submitit
 
-from reproduce.launch import make_executor
+from common.launch import make_executor
 from reproduce.training import store
 from reproduce.training.plan import Launch, Plan
 from reproduce.training.progress import LogFollower

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import benchmarks.suite as suite
-from benchmarks import cli
+from benchmarks import cli, sweep
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
 from common.files import RESULTS_DIR
@@ -103,6 +103,7 @@ def test_a_tiny_run_writes_timms_columns_and_the_provenance(
     # A small yardstick keeps the test short; the models are real and really timed.
     small_peak = functools.partial(measure_gemm_peak, shape=(256, 256, 256))
     monkeypatch.setattr(suite, "measure_gemm_peak", small_peak)
+    monkeypatch.setattr(sweep, "measure_gemm_peak", small_peak)
     out = tmp_path / "tiny.csv"
     argv = ["dynamixer_digits", "convmlp_s", "--img-size", "32", "-b", "1", "--iters", "2"]
     assert cli.main([*argv, "--bench", "both", "--results-file", str(out)]) == 0

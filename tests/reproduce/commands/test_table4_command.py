@@ -13,8 +13,8 @@ import torch
 
 from benchmarks.settings import ThroughputSettings
 from common.files import RESULTS_DIR
+from common.launch import SlurmOptions
 from reproduce.commands import table4 as table4_command
-from reproduce.launch import SlurmOptions
 from reproduce.tables import table4
 from reproduce.tables.table4 import Table4Job, table4_frame
 from tests.conftest import refusal

@@ -1,4 +1,5 @@
-"""Thin submitit launcher: local (default), debug (in-process) or Slurm executors.
+"""Thin submitit launcher: local (default), debug (in-process) or Slurm executors, for training
+and for measuring (submitit is the one dependency here beyond torch and the standard library).
 
 A job is a picklable callable; this module only builds the executor, checks before anything
 is submitted that the chosen cluster exists, and renders the sbatch script a Slurm submission
@@ -125,3 +126,34 @@ def make_executor(
     else:
         executor.update_parameters(name=name, timeout_min=slurm.timeout_min)
     return executor
+
+
+def add_launch_options(parser: Any, default_log_dir: Path, local_help: str) -> None:
+    """``--executor`` and the Slurm resources, as every command that can go to Slurm takes them."""
+    launch = parser.add_argument_group("where to run")
+    launch.add_argument("--executor", choices=EXECUTORS, default="local", help=local_help)
+    launch.add_argument("--partition", default=None, help="Slurm partition")
+    launch.add_argument(
+        "--gpus", type=int, default=None, help="GPUs per node (default: 1 for cuda, else 0)"
+    )
+    launch.add_argument("--cpus-per-task", type=int, default=SlurmOptions.cpus_per_task)
+    launch.add_argument("--timeout-min", type=int, default=60, help="Slurm time limit, minutes")
+    launch.add_argument("--log-dir", type=Path, default=default_log_dir, help="submitit logs")
+
+
+def slurm_from_args(args: Any) -> SlurmOptions:
+    """The Slurm resources :func:`add_launch_options`' options ask for (ValueError if negative);
+    checks that the executor is available."""
+    check_executor(args.executor)
+    gpus = args.gpus if args.gpus is not None else int(args.device.split(":")[0] == "cuda")
+    for name, value in (("gpus", gpus), ("cpus-per-task", args.cpus_per_task)):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0; got {value}")
+    if args.timeout_min < 1:
+        raise ValueError(f"--timeout-min must be >= 1; got {args.timeout_min}")
+    return SlurmOptions(
+        partition=args.partition,
+        gpus_per_node=gpus,
+        cpus_per_task=args.cpus_per_task,
+        timeout_min=args.timeout_min,
+    )
