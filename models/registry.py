@@ -13,6 +13,7 @@ from models import (
     cyclemlp,
     dynamixer,
     hire_mlp,
+    pvt,
     raftmlp,
     resmlp,
     s2mlpv2,
@@ -33,6 +34,7 @@ FAMILIES: dict[str, ModuleType] = {
     "convmlp": convmlp,
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
+    "pvt": pvt,
 }
 
 

@@ -447,7 +447,7 @@ TABLE_3: Final = PaperTable(
             timm="efficientnet_b3",
             size=300,
         ),
-        _row(_T3, f"PVT-T {_PVT}", "Trans", "224²", "13M", "1.9G", "75.1", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"PVT-T {_PVT}", "Trans", "224²", "13M", "1.9G", "75.1", zoo="pvt_tiny"),
         _row(
             _T3, f"GFNet-H-Ti {_GFNET}", "FFT", "224²", "15M", "2.0G", "80.1", unbuilt=_NOT_IN_TIMM
         ),
@@ -467,7 +467,7 @@ TABLE_3: Final = PaperTable(
         _row(
             _T3, f"BoT-S1-50 {_BOT}", "Hybrid", "224²", "21M", "4.3G", "79.1", unbuilt=_NOT_IN_TIMM
         ),
-        _row(_T3, f"PVT-S {_PVT}", "Trans", "224²", "25M", "3.8G", "79.8", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"PVT-S {_PVT}", "Trans", "224²", "25M", "3.8G", "79.8", zoo="pvt_small"),
         _row(_T3, f"T2T-14 {_T2T}", "Trans", "224²", "22M", "4.8G", "81.5", unbuilt=_NOT_IN_TIMM),
         _row(
             _T3,
@@ -509,7 +509,7 @@ TABLE_3: Final = PaperTable(
         _row(
             _T3, f"BoT-S1-59 {_BOT}", "Hybrid", "224²", "34M", "7.3G", "81.7", unbuilt=_NOT_IN_TIMM
         ),
-        _row(_T3, f"PVT-M {_PVT}", "Trans", "224²", "44M", "6.7G", "81.2", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"PVT-M {_PVT}", "Trans", "224²", "44M", "6.7G", "81.2", zoo="pvt_medium"),
         _row(
             _T3, f"GFNet-H-B {_GFNET}", "FFT", "224²", "54M", "8.4G", "82.9", unbuilt=_NOT_IN_TIMM
         ),
@@ -519,7 +519,7 @@ TABLE_3: Final = PaperTable(
             *("Trans", "224²", "50M", "8.7G", "83.0"),
             timm="swin_small_patch4_window7_224",
         ),
-        _row(_T3, f"PVT-L {_PVT}", "Trans", "224²", "61M", "9.8G", "81.7", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"PVT-L {_PVT}", "Trans", "224²", "61M", "9.8G", "81.7", zoo="pvt_large"),
         _row(
             _T3,
             f"CrossFormer-B {_CROSSFORMER}",

@@ -53,6 +53,10 @@ EXPECTED = [
     ("hire_mlp_s", {}, 33_113_848),
     ("hire_mlp_b", {}, 58_226_856),
     ("hire_mlp_l", {}, 95_723_944),
+    ("pvt_tiny", {}, 13_229_288),
+    ("pvt_small", {}, 24_485_864),
+    ("pvt_medium", {}, 44_208_104),
+    ("pvt_large", {}, 61_369_320),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
