@@ -16,6 +16,7 @@ from models import (
     convmlp,
     cyclemlp,
     dynamixer,
+    gfnet,
     hire_mlp,
     raftmlp,
     resmlp,
@@ -37,6 +38,7 @@ FAMILIES: dict[str, ModuleType] = {
     "convmlp": convmlp,
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
+    "gfnet": gfnet,
 }
 
 

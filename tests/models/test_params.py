@@ -53,6 +53,9 @@ EXPECTED = [
     ("hire_mlp_s", {}, 33_113_848),
     ("hire_mlp_b", {}, 58_226_856),
     ("hire_mlp_l", {}, 95_723_944),
+    ("gfnet_h_ti", {}, 15_085_096),
+    ("gfnet_h_s", {}, 32_162_632),
+    ("gfnet_h_b", {}, 53_744_200),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
