@@ -5,7 +5,9 @@ memory, no arithmetic) and counting even the largest takes about a second; with
 :func:`skip_meta_init` the weight initialisation is skipped too (``trunc_normal_`` alone costs
 ~20 ms per layer in meta kernels), several times faster again and with the same counts.
 FLOPs are what the paper's tables print: multiply-accumulates of one image at batch 1, as
-ptflops' aten backend counts them (conv, mm, addmm, bmm; element-wise ops count zero).
+ptflops' aten backend counts them (conv, mm, addmm, bmm; element-wise ops count zero), plus
+one stated rule for what that backend cannot see: FFTs (GFNet's global filters, see
+:func:`global_filter_macs`).
 Models outside the zoo (timm's ResNet, DeiT, Swin, ...) are counted by the same code.
 """
 
@@ -34,6 +36,7 @@ __all__ = [
     "count_params",
     "count_timm_flops",
     "count_timm_params",
+    "global_filter_macs",
     "skip_meta_init",
 ]
 
@@ -87,6 +90,30 @@ def skip_meta_init() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The FFT rule: what ptflops' aten backend counts as zero but a model's own paper counts
+
+
+def global_filter_macs(inputs: tuple[Any, ...], outputs: tuple[Any, ...] = ()) -> int:
+    """MACs of one global filter layer, charged to its forward real FFT (``aten._fft_r2c``).
+
+    GFNet's paper (Rao et al., 2021, arXiv:2107.00645, Table 1, the global filter's row) gives
+    the cost of a global filter on an H x W x D map, the 2D FFT, the element-wise product with
+    the learned filter and the inverse 2D FFT together, as ``HWD * ceil(log2(HW)) + HWD``; its
+    authors count each layer so (github.com/raoyongming/GFNet, issue #3). The paper's totals
+    are multiply-accumulates (GFNet-H-Ti: 2.0G printed, 2.05 GMACs here), so one paper FLOP is
+    counted as one MAC. The whole layer's term is charged to its one forward transform, with
+    ``HW`` the points transformed and ``HWD`` (times the batch) the input's elements; the
+    inverse transform (``_fft_c2r``) and the complex product stay at zero, as in ptflops.
+    """
+    x, dims = inputs[0], inputs[1]
+    points = 1
+    for dim in dims:
+        points *= x.shape[dim]
+    ceil_log2 = (points - 1).bit_length()  # exact ceil(log2(points)) for points >= 1
+    return x.numel() * (ceil_log2 + 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Counting an already built module (shared by zoo and timm models, so both count alike)
 
 
@@ -113,9 +140,16 @@ def count_module_flops(
 ) -> FlopCount:
     """The FLOPs record of an already built ``net``: ptflops' aten MACs at batch 1.
 
-    ``label`` names the model in the error raised when ptflops cannot count it. Shared by
-    :func:`count_flops` and :func:`count_timm_flops`, so both count alike.
+    Models with FFTs also count :func:`global_filter_macs`, and their record's ``counter``
+    says so. ``label`` names the model in the error raised when ptflops cannot count it.
+    Shared by :func:`count_flops` and :func:`count_timm_flops`, so both count alike.
     """
+    fft_macs: list[int] = []  # what the FFT rule added, so that the record can say so
+
+    def fft_rule(inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
+        fft_macs.append(global_filter_macs(inputs, outputs))
+        return fft_macs[-1]
+
     log = io.StringIO()
     # ptflops prints a failed forward pass's traceback (to stdout and stderr) and returns None
     # instead of raising: keep it in the log, which the error below ends with.
@@ -127,6 +161,7 @@ def count_module_flops(
             print_per_layer_stat=False,
             backend="aten",
             ost=log,
+            custom_modules_hooks={torch.ops.aten._fft_r2c: fft_rule},
         )
     if macs is None:
         raise RuntimeError(f"ptflops could not count {label} at input {size}: {log.getvalue()}")
@@ -135,7 +170,8 @@ def count_module_flops(
         overrides=overrides,
         input_size=size,
         macs=int(macs),
-        counter=f"ptflops {library_version('ptflops')}, aten backend",
+        counter=f"ptflops {library_version('ptflops')}, aten backend"
+        + (" + GFNet's FFT rule" if fft_macs else ""),
         environment=describe_environment(COUNTING_DEVICE),
     )
 

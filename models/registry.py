@@ -12,6 +12,7 @@ from models import (
     convmlp,
     cyclemlp,
     dynamixer,
+    gfnet,
     hire_mlp,
     pvt,
     raftmlp,
@@ -35,6 +36,7 @@ FAMILIES: dict[str, ModuleType] = {
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
     "pvt": pvt,
+    "gfnet": gfnet,
 }
 
 

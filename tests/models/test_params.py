@@ -57,6 +57,9 @@ EXPECTED = [
     ("pvt_small", {}, 24_485_864),
     ("pvt_medium", {}, 44_208_104),
     ("pvt_large", {}, 61_369_320),
+    ("gfnet_h_ti", {}, 15_085_096),
+    ("gfnet_h_s", {}, 32_162_632),
+    ("gfnet_h_b", {}, 53_744_200),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
