@@ -13,6 +13,7 @@ from torch import nn
 
 from models import (
     as_mlp,
+    botnet,
     convmlp,
     cyclemlp,
     dynamixer,
@@ -37,6 +38,7 @@ FAMILIES: dict[str, ModuleType] = {
     "convmlp": convmlp,
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
+    "botnet": botnet,
 }
 
 

@@ -53,6 +53,8 @@ EXPECTED = [
     ("hire_mlp_s", {}, 33_113_848),
     ("hire_mlp_b", {}, 58_226_856),
     ("hire_mlp_l", {}, 95_723_944),
+    ("botnet_s1_50", {}, 20_859_176),  # a reconstruction (no official PyTorch code)
+    ("botnet_s1_59", {}, 33_659_480),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
