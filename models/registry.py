@@ -9,6 +9,7 @@ from torch import nn
 
 from models import (
     as_mlp,
+    botnet,
     convmlp,
     cyclemlp,
     dynamixer,
@@ -37,6 +38,7 @@ FAMILIES: dict[str, ModuleType] = {
     "hire_mlp": hire_mlp,
     "pvt": pvt,
     "gfnet": gfnet,
+    "botnet": botnet,
 }
 
 

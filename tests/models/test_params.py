@@ -60,6 +60,8 @@ EXPECTED = [
     ("gfnet_h_ti", {}, 15_085_096),
     ("gfnet_h_s", {}, 32_162_632),
     ("gfnet_h_b", {}, 53_744_200),
+    ("botnet_s1_50", {}, 20_859_176),  # a reconstruction (no official PyTorch code)
+    ("botnet_s1_59", {}, 33_659_480),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
