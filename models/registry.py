@@ -21,6 +21,7 @@ from models import (
     resmlp,
     s2mlpv2,
     smlpnet,
+    t2t_vit,
     vip,
 )
 
@@ -37,6 +38,7 @@ FAMILIES: dict[str, ModuleType] = {
     "convmlp": convmlp,
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
+    "t2t_vit": t2t_vit,
 }
 
 

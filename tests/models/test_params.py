@@ -53,6 +53,9 @@ EXPECTED = [
     ("hire_mlp_s", {}, 33_113_848),
     ("hire_mlp_b", {}, 58_226_856),
     ("hire_mlp_l", {}, 95_723_944),
+    ("t2t_vit_14", {}, 21_545_550),
+    ("t2t_vit_24", {}, 64_105_934),
+    ("vit_s16_t2t", {}, 48_754_408),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
@@ -79,6 +82,10 @@ EXPECTED = [
     ("dynamixer_s", {"num_classes": 100}, 25_919_460),
     ("vip_s7", {"num_classes": 10}, 24_733_834),
     ("vip_s7", {"num_classes": 100}, 24_768_484),
+    ("t2t_vit_14", {"num_classes": 10}, 21_164_400),
+    ("t2t_vit_14", {"num_classes": 100}, 21_199_050),
+    ("vit_s16_t2t", {"num_classes": 10}, 47_993_098),
+    ("vit_s16_t2t", {"num_classes": 100}, 48_062_308),
 ]
 
 
