@@ -20,6 +20,7 @@ from models import (
     resmlp,
     s2mlpv2,
     smlpnet,
+    t2t_vit,
     vip,
 )
 
@@ -39,6 +40,7 @@ FAMILIES: dict[str, ModuleType] = {
     "pvt": pvt,
     "gfnet": gfnet,
     "botnet": botnet,
+    "t2t_vit": t2t_vit,
 }
 
 

@@ -469,7 +469,7 @@ TABLE_3: Final = PaperTable(
             zoo="botnet_s1_50",  # a reconstruction: no official PyTorch code
         ),
         _row(_T3, f"PVT-S {_PVT}", "Trans", "224²", "25M", "3.8G", "79.8", zoo="pvt_small"),
-        _row(_T3, f"T2T-14 {_T2T}", "Trans", "224²", "22M", "4.8G", "81.5", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"T2T-14 {_T2T}", "Trans", "224²", "22M", "4.8G", "81.5", zoo="t2t_vit_14"),
         _row(
             _T3,
             f"Swin-T {_SWIN}",
@@ -530,7 +530,7 @@ TABLE_3: Final = PaperTable(
             "83.4",
             unbuilt=_NOT_IN_TIMM,
         ),
-        _row(_T3, f"T2T-24 {_T2T}", "Trans", "224²", "64M", "13.8G", "82.1", unbuilt=_NOT_IN_TIMM),
+        _row(_T3, f"T2T-24 {_T2T}", "Trans", "224²", "64M", "13.8G", "82.1", zoo="t2t_vit_24"),
         _row(_T3, "DynaMixer-M", "MLP", "224²", "57M", "17.0G", "83.7", zoo="dynamixer_m"),
         _row(
             _T3,
@@ -673,12 +673,12 @@ TABLE_9: Final = PaperTable(
     ),
     columns=_T9,
     rows=(
-        _row(_T9, _VIT, "CIFAR-10", "49M", "97.1", unbuilt=_VIT_S16),
-        _row(_T9, _T2T14, "CIFAR-10", "22M", "97.5", unbuilt=_NOT_IN_TIMM),
+        _row(_T9, _VIT, "CIFAR-10", "49M", "97.1", zoo="vit_s16_t2t", num_classes=10),
+        _row(_T9, _T2T14, "CIFAR-10", "22M", "97.5", zoo="t2t_vit_14", num_classes=10),
         _row(_T9, _VIPS7, "CIFAR-10", "25M", "98.0", zoo="vip_s7", num_classes=10),
         _row(_T9, _DS, "CIFAR-10", "26M", "98.2", zoo="dynamixer_s", num_classes=10),
-        _row(_T9, _VIT, "CIFAR-100", "49M", "87.1", unbuilt=_VIT_S16),
-        _row(_T9, _T2T14, "CIFAR-100", "22M", "88.4", unbuilt=_NOT_IN_TIMM),
+        _row(_T9, _VIT, "CIFAR-100", "49M", "87.1", zoo="vit_s16_t2t", num_classes=100),
+        _row(_T9, _T2T14, "CIFAR-100", "22M", "88.4", zoo="t2t_vit_14", num_classes=100),
         _row(_T9, _VIPS7, "CIFAR-100", "25M", "88.4", zoo="vip_s7", num_classes=100),
         _row(_T9, _DS, "CIFAR-100", "26M", "88.6", zoo="dynamixer_s", num_classes=100),
     ),

@@ -219,7 +219,9 @@ def _ablation_recipes(base: Recipe) -> tuple[dict[str, Recipe], dict[str, str], 
 # crop with 28-pixel padding and flips, CIFAR mean/std, cross-entropy without smoothing,
 # drop path 0.1, EMA weights of the pretrained model). The optimizer gets only some modules:
 # the rest stay frozen at their pretrained values (`_TRANSFER_SCRIPTS`). ViP-S/7's rows follow
-# ViP's own transfer script, which is DynaMixer's but for those modules.
+# ViP's own transfer script, which is DynaMixer's but for those modules, and T2T-14's follow
+# T2T-ViT's, whose defaults DynaMixer's keeps. ViT-S/16 has no transfer script (T2T-ViT's needs
+# a tokens_to_token module), so its rows get no recipe.
 
 _CIFAR_MEAN, _CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 # Model -> (the transfer script its rows follow, the modules it leaves out of the optimizer).
@@ -237,6 +239,14 @@ _TRANSFER_SCRIPTS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = types.Mapp
             + "network at 0.01 x lr and head at lr; patch_embed and the final norm are left out",
             ("patch_embed", "norm"),
         ),
+        "t2t_vit_14": (
+            "github yitu-opensource/T2T-ViT transfer_learning.py @ 0f63dc9 "
+            + "(0f63dc9558f4d192de926504dbddfa1b3f5db6ca), lines 155-157: the optimizer gets "
+            + "tokens_to_token and blocks at 0.01 x lr and head at lr; cls_token, the (frozen) "
+            + "pos_embed and the final norm are left out (cls_token, a parameter, not a module, "
+            + "is trained here at 0.01 x lr)",
+            ("norm",),
+        ),
     }
 )
 
@@ -244,8 +254,8 @@ _TRANSFER_SCRIPTS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = types.Mapp
 def _cifar_recipes() -> dict[str, Recipe]:
     recipes: dict[str, Recipe] = {}
     for row in paper.get_table(9).rows:
-        if row.zoo_name is None:
-            continue
+        if row.zoo_name not in _TRANSFER_SCRIPTS:
+            continue  # not built, or no authors' transfer script to follow (ViT-S/16)
         dataset = row.cells["dataset"].replace("-", "").lower()  # "CIFAR-10" -> "cifar10"
         name = f"{dataset}_{row.zoo_name}"
         script, frozen = _TRANSFER_SCRIPTS[row.zoo_name]

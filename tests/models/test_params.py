@@ -62,6 +62,9 @@ EXPECTED = [
     ("gfnet_h_b", {}, 53_744_200),
     ("botnet_s1_50", {}, 20_859_176),  # a reconstruction (no official PyTorch code)
     ("botnet_s1_59", {}, 33_659_480),
+    ("t2t_vit_14", {}, 21_545_550),
+    ("t2t_vit_24", {}, 64_105_934),
+    ("vit_s16_t2t", {}, 48_754_408),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
@@ -88,6 +91,10 @@ EXPECTED = [
     ("dynamixer_s", {"num_classes": 100}, 25_919_460),
     ("vip_s7", {"num_classes": 10}, 24_733_834),
     ("vip_s7", {"num_classes": 100}, 24_768_484),
+    ("t2t_vit_14", {"num_classes": 10}, 21_164_400),
+    ("t2t_vit_14", {"num_classes": 100}, 21_199_050),
+    ("vit_s16_t2t", {"num_classes": 10}, 47_993_098),
+    ("vit_s16_t2t", {"num_classes": 100}, 48_062_308),
 ]
 
 
