@@ -1,8 +1,9 @@
-"""mlp-repro model zoo: DynaMixer beside the vision MLPs its paper compares, one interface.
+"""mlp-repro model zoo: DynaMixer beside the models its paper compares, one interface.
 
 DynaMixer (with every ablation of the paper), ResMLP, ViP, AS-MLP, S²-MLPv2 (a reconstruction:
-no official code), RaftMLP, sMLPNet, ConvMLP, CycleMLP and Hire-MLP, each registered with timm;
-``list_models()`` is the only list of names.
+no official code), RaftMLP, sMLPNet, ConvMLP, CycleMLP and Hire-MLP; and the other families of
+Tables 3 and 9: PVT, GFNet-H, BoTNet (a reconstruction), T2T-ViT with its ViT-S/16, and
+CrossFormer. Each is registered with timm; ``list_models()`` is the only list of names.
 
 Importing this package registers every name with timm, so ``timm.create_model(name)`` and
 :func:`create_model` build the same model.
@@ -11,6 +12,7 @@ Importing this package registers every name with timm, so ``timm.create_model(na
 from models.registry import (
     check_model_name,
     create_model,
+    is_mlp,
     is_reconstruction,
     list_models,
 )
@@ -19,6 +21,7 @@ from models.weights import load_checkpoint
 __all__ = [
     "check_model_name",
     "create_model",
+    "is_mlp",
     "is_reconstruction",
     "list_models",
     "load_checkpoint",

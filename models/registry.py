@@ -24,8 +24,10 @@ from models import (
     vip,
 )
 
-#: The families, in the order tables list them: the paper's own model, then Table 2's order.
-#: Each family's names are its module's ``default_cfgs`` keys, in order: the only list of names.
+#: The families, in the order tables list them: the paper's own model, then Table 2's MLPs,
+#: then the other families of the paper's comparison (Tables 3 and 9: transformers, a CNN
+#: hybrid, GFNet). Each family's names are its module's ``default_cfgs`` keys, in order: the
+#: only list of names.
 FAMILIES: dict[str, ModuleType] = {
     "dynamixer": dynamixer,
     "resmlp": resmlp,
@@ -42,6 +44,15 @@ FAMILIES: dict[str, ModuleType] = {
     "botnet": botnet,
     "t2t_vit": t2t_vit,
 }
+
+
+#: The families that are not vision MLPs (the MLP timing table leaves them out).
+OTHER_FAMILIES = frozenset({"pvt", "gfnet", "botnet", "t2t_vit", "crossformer"})
+
+
+def is_mlp(name: str) -> bool:
+    """Whether a zoo model is a vision MLP (DynaMixer and Table 2's families)."""
+    return family_of(name) not in OTHER_FAMILIES
 
 
 def _family_names(module: ModuleType) -> list[str]:

@@ -12,7 +12,7 @@ import pandas as pd
 import timm
 
 from models import is_reconstruction, list_models
-from models.registry import FAMILIES
+from models.registry import FAMILIES, OTHER_FAMILIES
 from reproduce.paper import TABLES
 from reproduce.tables.counts import Measurement
 from reproduce.tables.specs import MeasureKey
@@ -29,9 +29,16 @@ def zoo_keys() -> list[MeasureKey]:
     return keys
 
 
+#: How the zoo table groups its families.
+KINDS = {False: "vision MLPs (Table 2)", True: "other families of the paper's comparison"}
+
+
 def _paper_labels() -> dict[str, str]:
-    """Zoo name -> its row label in the paper's Table 2, where it has one."""
-    return {str(row.zoo_name): row.label for row in TABLES[2].rows if row.zoo_name}
+    """Zoo name -> its row label in the paper's Table 2 (or 3, or 9), where it has one."""
+    labels: dict[str, str] = {}
+    for number in (9, 3, 2):  # Table 2's label wins where a model is in several tables
+        labels |= {str(row.zoo_name): row.label for row in TABLES[number].rows if row.zoo_name}
+    return labels
 
 
 def zoo_frame(measurements: Mapping[MeasureKey, Measurement]) -> pd.DataFrame:
@@ -47,7 +54,8 @@ def zoo_frame(measurements: Mapping[MeasureKey, Measurement]) -> pd.DataFrame:
                 {
                     "model": name,
                     "family": family,
-                    "table2_row": labels.get(name),
+                    "kind": KINDS[family in OTHER_FAMILIES],
+                    "paper_row": labels.get(name),
                     "params": measured.params.params,
                     "macs": None if measured.flops is None else measured.flops.macs,
                     "input_size": "x".join(map(str, cfg.input_size)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models import list_models
+from models import is_mlp, list_models
 from reproduce.paper import TABLES
 from reproduce.tables.mlp_zoo import (
     mlp_zoo_frame,
@@ -49,7 +49,9 @@ def test_each_model_is_timed_once() -> None:
     assert len(entries) == 40 and len(specs) == 39  # the two Mixer-B/16 rows are one model
     assert len({spec.label for spec in specs}) == len(specs)
     names = {spec.name for spec in specs}
-    assert names >= set(list_models()) - {"dynamixer_digits"}  # every ImageNet zoo model
+    mlps = {name for name in list_models() if is_mlp(name)}
+    assert names >= mlps - {"dynamixer_digits"}  # every ImageNet zoo MLP
+    assert not names & (set(list_models()) - mlps)  # and no transformer, hybrid or GFNet
     assert {"mixer_b16_224", "gmlp_ti16_224", "gmlp_s16_224", "gmlp_b16_224"} <= names
 
 
