@@ -53,6 +53,8 @@ __all__ = [
     "Sweep",
     "SweepResult",
     "failure_status",
+    "finish_row",
+    "model_row",
     "plan_groups",
     "run_sweep",
 ]
@@ -276,7 +278,9 @@ class _SweepRun:
         self.peak = measure_gemm_peak(self.settings.device, self.settings.dtype)
         for label, (params, flops, status) in counts.items():
             if status != STATUS_OK:
-                self._keep(label, _row(self.by_label[label], params, flops, status, {}, 0, None))
+                self._keep(
+                    label, model_row(self.by_label[label], params, flops, status, {}, 0, None)
+                )
         to_time = [l for l in self.labels if l not in self.held and counts[l][2] == STATUS_OK]
         groups = plan_groups([self.reference, *to_time], self.reference, self.sweep.group_size)
         _announce(groups, counts, self.reference, self.settings, self.steps, self.peak, self.report)
@@ -313,7 +317,7 @@ class _SweepRun:
                     timing, reference, self.by_label[label], self.sizes, progress, self.report
                 )
             params, flops, _ = self.counts[label]
-            row = _row(self.by_label[label], params, flops, status, own, self.peak, own_anchor)
+            row = model_row(self.by_label[label], params, flops, status, own, self.peak, own_anchor)
             row |= self._memory(label, status) | {"group": index, "batch_note": batch_note}
             self._keep(label, row)
         row = _reference_row(
@@ -338,7 +342,7 @@ class _SweepRun:
         self._finish(label)
 
     def _finish(self, label: str) -> None:
-        _finish(
+        finish_row(
             self.rows[label],
             self.settings,
             self.environment,
@@ -421,7 +425,7 @@ def _retry(
     return STATUS_OOM, {}, {}, f"out of memory down to batch {batch}"
 
 
-def _row(
+def model_row(
     spec: ModelSpec,
     params: ParamCount | None,
     flops: FlopCount | None,
@@ -468,11 +472,11 @@ def _reference_row(
             min_images_per_s=min(rates),
             max_images_per_s=max(rates),
         )
-    row = _row(spec, count[0], count[1], STATUS_OK, pooled, peak, seconds)
+    row = model_row(spec, count[0], count[1], STATUS_OK, pooled, peak, seconds)
     return row | {"group": 0, "batch_note": ""}
 
 
-def _finish(
+def finish_row(
     row: dict[str, object],
     settings: ThroughputSettings,
     environment: Environment,

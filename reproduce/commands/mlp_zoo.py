@@ -18,13 +18,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.cli import add_timing_options, settings_from_args
+from benchmarks.cli import (
+    add_sweep_options,
+    add_timing_options,
+    settings_from_args,
+    sweep_from_args,
+)
+from benchmarks.resume import held_rows, print_interrupted, raise_interrupt_on_sigterm
 from benchmarks.settings import ThroughputSettings, emulated_bf16_warning, validate
+from benchmarks.sweep import STATUS_OK, Sweep
 from common.files import RESULTS_DIR, write_text_atomic
 from reproduce.commands.errors import checked, fail
 from reproduce.render.mlp_zoo import mlp_zoo_stem, render_mlp_zoo, write_mlp_zoo_figure
 from reproduce.render.text import duration_text
 from reproduce.tables.mlp_zoo import (
+    DEFAULT_ZOO_SWEEP,
+    REFERENCE_MODEL,
     ZOO_BATCH_SIZE,
     ZOO_ROUNDS,
     ZooEntry,
@@ -47,6 +56,8 @@ class Options:
     entries: tuple[ZooEntry, ...]
     settings: ThroughputSettings
     output_dir: Path
+    sweep: Sweep = DEFAULT_ZOO_SWEEP
+    resume: Path | None = None
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -64,6 +75,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="only these models (zoo or timm names of the table's rows): a subset table",
     )
     parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
+    add_sweep_options(parser, f"the row every group is timed with (default {REFERENCE_MODEL})")
     parser.add_argument(
         "--render",
         type=Path,
@@ -80,7 +92,25 @@ def parse_options(argv: Sequence[str]) -> Options:
     settings = settings_from_args(args, ZOO_ROUNDS)
     validate(settings)
     entries = select_entries(zoo_entries(), args.models)
-    return Options(entries=entries, settings=settings, output_dir=args.output_dir)
+    names = [spec.label for spec in zoo_specs(entries)]
+    if args.reference is None:  # the reference row, where the selection has it
+        args.reference = REFERENCE_MODEL if REFERENCE_MODEL in names else names[0]
+    if args.reference not in names:
+        raise ValueError(f"--reference {args.reference!r} is not timed here; timed: {names}")
+    if args.executor != "local":
+        raise ValueError(
+            f"--executor {args.executor}: the zoo table runs here (local); for a Slurm job "
+            + "array use python -m benchmarks with the same models"
+        )
+    if args.resume is not None:
+        held_rows(args.resume, settings)
+    return Options(
+        entries=entries,
+        settings=settings,
+        output_dir=args.output_dir,
+        sweep=sweep_from_args(args),
+        resume=args.resume,
+    )
 
 
 def write_outputs(frame: pd.DataFrame, output_dir: str | Path = RESULTS_DIR) -> tuple[Path, ...]:
@@ -121,25 +151,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = emulated_bf16_warning(settings)
     if warning:
         print(warning, file=sys.stderr)
+    held = held_rows(options.resume, settings) if options.resume else {}
     models = len(zoo_specs(options.entries))
     print(
         f"timing {models} models for {len(options.entries)} rows on {settings.device}, "
         + f"{settings.precision}, batch {settings.batch_size}: {settings.warmup} warm-up "
         + f"round(s) at batch {settings.warmup_batch}, then {settings.iters} timed round(s), "
-        + "interleaved; a rough duration follows the counting, a closer one the warm-up",
+        + f"in groups of {options.sweep.group_size} interleaved with {options.sweep.reference}"
+        + (f"; {len(held)} rows kept from {options.resume}" if held else ""),
         file=sys.stderr,
     )
     start = time.perf_counter()
+    raise_interrupt_on_sigterm()
+    written = {"rows": len(held), "csv": options.resume}
+
+    def write(frame: pd.DataFrame) -> None:
+        written["csv"] = write_text_atomic(
+            Path(options.output_dir) / f"{mlp_zoo_stem(frame)}.csv", frame.to_csv(index=False)
+        )
+        written["rows"] = len(frame)
+
     try:
-        run = measure_mlp_zoo(options.entries, settings)
-    except ValueError as error:  # a model that cannot run at its input size, found by counting
+        run = measure_mlp_zoo(options.entries, settings, options.sweep, held, write)
+    except KeyboardInterrupt:
+        path = Path(str(written["csv"] or options.output_dir))
+        return print_interrupted(PROG, int(written["rows"] or 0), models, path, argv)
+    except ValueError as error:  # the reference cannot be timed
         fail(PROG, str(error))
-    frame = mlp_zoo_frame(run, options.entries)
+    frame = mlp_zoo_frame(run.rows, options.entries)
+    ok = int((frame["status"] == STATUS_OK).sum())
+    if not ok:
+        fail(PROG, "every model failed; no table written: " + "; ".join(frame["status"]))
     markdown, csv, figure = write_outputs(frame, options.output_dir)
     print(render_mlp_zoo(frame, figure.name))
     print(
-        f"wrote {markdown}, {csv} and {figure} ({models} models; measuring "
-        + f"{duration_text(run.wall_seconds)}, whole command "
+        f"{ok} ok, {len(frame) - ok} failed; wrote {markdown}, {csv} and {figure} ({models} "
+        + f"models; measuring {duration_text(run.wall_seconds)}, whole command "
         + f"{duration_text(time.perf_counter() - start)})"
     )
-    return 0
+    return 0 if ok == len(frame) else 1

@@ -100,6 +100,36 @@ def _relative_cells(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def _statuses(frame: pd.DataFrame) -> list[str]:
+    """Each row's status ("ok" for a CSV written before rows had one)."""
+    if "status" not in frame:
+        return ["ok"] * len(frame)
+    return [s if isinstance(s, str) and s else "ok" for s in frame["status"]]
+
+
+def _rate_cells(frame: pd.DataFrame) -> list[str]:
+    cells = []
+    for status, (_, row) in zip(_statuses(frame), frame.iterrows(), strict=True):
+        if status != "ok":
+            cells.append(f"not timed: {status}")
+            continue
+        median, low, high = (
+            row["infer_samples_per_sec"],
+            row["infer_samples_per_sec_min"],
+            row["infer_samples_per_sec_max"],
+        )
+        note = row.get("batch_note")
+        extra = f" ({note})" if isinstance(note, str) and note else ""
+        cells.append(f"{rate_text(median)} [{rate_text(low)}–{rate_text(high)}]{extra}")
+    return cells
+
+
+def _count_cell(value: object, scale: float, unit: str, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{float(value) / scale:.{digits}f}{unit}"
+
+
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The markdown table's cells: measured columns say so, the paper's say "paper"."""
     notes = _notes(frame)
@@ -110,17 +140,9 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 f"`{model}`" + (f", {note}" if note else "")
                 for model, note in zip(frame["model"], notes, strict=True)
             ],
-            "Params": [f"{v / 1e6:.1f}M" for v in frame["params"]],
-            "MACs": [f"{v / 1e9:.2f}G" for v in frame["macs"]],
-            "img/s, measured [min–max]": [
-                f"{rate_text(m)} [{rate_text(lo)}–{rate_text(hi)}]"
-                for m, lo, hi in zip(
-                    frame["infer_samples_per_sec"],
-                    frame["infer_samples_per_sec_min"],
-                    frame["infer_samples_per_sec_max"],
-                    strict=True,
-                )
-            ],
+            "Params": [_count_cell(v, 1e6, "M", 1) for v in frame["params"]],
+            "MACs": [_count_cell(v, 1e9, "G", 2) for v in frame["macs"]],
+            "img/s, measured [min–max]": _rate_cells(frame),
             f"vs {_reference_label()}, measured [interval]": _relative_cells(frame),
             "MFU, measured": [share_text(v) for v in frame["infer_mfu"]],
             f"{TOP1_COLUMN}, paper": [cell_text(v, "{:.1f}") for v in frame["paper_top1"]],
@@ -155,10 +177,41 @@ def _notes_sentence(frame: pd.DataFrame) -> str:
     return "; ".join(sentences) + ". " if sentences else ""
 
 
+def _grouping_text(frame: pd.DataFrame) -> str:
+    """How the models shared their rounds: all interleaved, or in groups with the reference."""
+    models = frame["model"].nunique()
+    groups = frame["group"].dropna() if "group" in frame else pd.Series(dtype=float)
+    if groups.empty or groups.max() <= 1:
+        return (
+            f"all {models} models interleaved (each round times one batch of every model in turn)"
+        )
+    return (
+        f"{models} models in {int(groups.max())} groups, each group interleaved with "
+        + f"{_reference_label()} (each round times one batch of every model of the group in "
+        + "turn; a ratio comes from the rounds a model shared with the reference)"
+    )
+
+
+def _partial_text(frame: pd.DataFrame) -> str:
+    """What an interrupted run's table lacks, and what did not run."""
+    text = ""
+    expected = frame["rows_expected"].iloc[0] if "rows_expected" in frame else None
+    if expected is not None and not pd.isna(expected) and len(frame) < int(expected):
+        text += (
+            f" PARTIAL: {len(frame)} of {int(expected)} rows measured, {int(expected) - len(frame)}"
+            + " missing (an interrupted run: `--resume` its CSV to finish it)."
+        )
+    failed = [status for status in _statuses(frame) if status != "ok"]
+    if failed:
+        text += f" {len(failed)} model(s) could not be timed; their rows say why."
+    return text
+
+
 def mlp_zoo_caption(frame: pd.DataFrame) -> str:
     """One paragraph: what was timed, where, how, against what, and what is the paper's."""
     run = run_row(frame)
     subset = " SUBSET: only some of the zoo's models." if is_true(run["subset"]) else ""
+    subset += _partial_text(frame)
     size = int(run["infer_img_size"])
     mfu = "2 × MACs × images/s over the GEMM peak measured in the same run"
     return (
@@ -166,8 +219,7 @@ def mlp_zoo_caption(frame: pd.DataFrame) -> str:
         + f"{_device_text(frame)}: batch {int(run['infer_batch_size'])}, 3×{size}×{size} input, "
         + f"eval + inference mode, median images/s of {int(run['iters'])} timed batches "
         + f"[min–max] after {int(run['warmup'])} warm-up round(s) at batch "
-        + f"{int(run['warmup_batch_size'])}, all {frame['model'].nunique()} models interleaved "
-        + f"(each round times one batch of every model in turn){_load_text(frame)}. "
+        + f"{int(run['warmup_batch_size'])}, {_grouping_text(frame)}{_load_text(frame)}. "
         + bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
         + f"Params and MACs ({run['flop_counter']}) counted from the models' shapes. Speed "
         + f"relative to {_reference_label()} (= 1.00): median [{INTERVAL_METHOD}]. "
@@ -196,8 +248,10 @@ def render_mlp_zoo(frame: pd.DataFrame, figure_name: str | None = None) -> str:
 
 
 def figure_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a paper top-1: family (DynaMixer per path), label, images/s and spread."""
-    rows = frame[frame["paper_top1"].notna()]
+    """The timed rows with a paper top-1: family (DynaMixer per path), label, images/s and
+    spread."""
+    timed = [status == "ok" for status in _statuses(frame)]
+    rows = frame[frame["paper_top1"].notna() & pd.Series(timed, index=frame.index)]
     families = [
         f"{family_of(label)} ({note})" if family_of(label) == OWN_MODEL else family_of(label)
         for label, note in zip(rows["label"], _notes(rows), strict=True)

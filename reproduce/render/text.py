@@ -97,7 +97,12 @@ def device_text(
 
 
 def run_row(frame: pd.DataFrame) -> pd.Series:
-    """The run-level values (settings, environment): the same on every row."""
+    """The run-level values (settings, environment): the same on every row; taken from the
+    first row that was timed (a failed row has no batch or input size)."""
+    if "status" in frame:
+        timed = frame[frame["status"].fillna("ok").isin(["ok", ""])]
+        if not timed.empty:
+            return timed.iloc[0]
     return frame.iloc[0]
 
 

@@ -3,26 +3,27 @@
 The rows are Table 2's, in the paper's order (read from :mod:`reproduce.paper`), where the zoo or
 timm builds the model; CycleMLP-B1-B5 (the released family: the paper's CycleMLP-T/S/B have no
 code) stand where the paper's CycleMLP rows stand; DynaMixer appears twice, on its authors'
-computation (``fused=False``) and on the fused fast path. Every model is timed in one
-interleaved run by :func:`benchmarks.suite.run_benchmark` (the engine ``python -m benchmarks``
-uses), so the table is that command's CSV with the paper's top-1 beside it.
+computation (``fused=False``) and on the fused fast path. Every model is timed by
+:func:`benchmarks.sweep.run_sweep` (the engine ``python -m benchmarks``
+uses), so the table is that command's CSV with the paper's top-1 beside it. The models are
+timed a group at a time (bounded memory), each group interleaved with the reference row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmarks.ratios import ratio_interval
 from benchmarks.records import ModelSpec
 from benchmarks.settings import ThroughputSettings
-from benchmarks.suite import BenchmarkRun, benchmark_frame, run_benchmark
+from benchmarks.sweep import Sweep, SweepResult, run_sweep
 from models import is_reconstruction, list_models
 from reproduce.paper import TABLES, PaperRow
 
 __all__ = [
+    "DEFAULT_ZOO_SWEEP",
     "REFERENCE_MODEL",
     "RELEASED_FAMILIES",
     "ZOO_BATCH_SIZE",
@@ -43,8 +44,10 @@ ZOO_BATCH_SIZE = 32
 #: models is ~13 TMAC (about 5 minutes on a 2-core Xeon): two timed rounds, the fewest that give
 #: a spread, after one warm-up round at the same batch. GPUs take timm's counts.
 ZOO_ROUNDS = {"cpu": (1, 2), "cuda": (10, 40)}
-#: Speed ratios are given against this row (Table 4's reference too).
+#: Speed ratios are given against this row (Table 4's reference too); every group of the
+#: sweep is timed interleaved with it.
 REFERENCE_MODEL = "resmlp_s24"
+DEFAULT_ZOO_SWEEP = Sweep(reference=REFERENCE_MODEL)
 #: Paper families without code whose released relatives the zoo builds: the label prefix of the
 #: paper's rows -> the zoo family that stands in their place (labelled, with no paper top-1).
 RELEASED_FAMILIES = {"CycleMLP": "cyclemlp"}
@@ -131,38 +134,59 @@ def select_entries(
 def measure_mlp_zoo(
     entries: Sequence[ZooEntry],
     settings: ThroughputSettings,
+    sweep: Sweep = DEFAULT_ZOO_SWEEP,
+    held: Mapping[str, dict[str, object]] | None = None,
+    write_frame: Callable[[pd.DataFrame], None] | None = None,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
-) -> BenchmarkRun:
-    """Count and time every entry's model in one interleaved run (each model once)."""
-    return run_benchmark(zoo_specs(entries), settings, ("inference",), None, progress, report)
+) -> SweepResult:
+    """Count and time every entry's model (each once), group by group with the reference row;
+    ``write_frame`` gets the table so far after every group."""
+
+    def write_rows(rows: list[dict[str, object]]) -> None:
+        if write_frame is not None:
+            write_frame(mlp_zoo_frame(rows, entries))
+
+    return run_sweep(
+        zoo_specs(entries),
+        settings,
+        ("inference",),
+        None,
+        sweep,
+        held=held,
+        write_rows=write_rows,
+        progress=progress,
+        report=report,
+    )
 
 
-def mlp_zoo_frame(run: BenchmarkRun, entries: Sequence[ZooEntry]) -> pd.DataFrame:
-    """One row per entry: label, note, the paper's top-1, the speed ratio to the reference row
-    (median and interval of the per-round ratios), then the run's columns for that model
-    (``python -m benchmarks``'s CSV: timm's names, spread, MFU, provenance)."""
-    measured = benchmark_frame(run).set_index("model")
-    seconds = {
-        spec.label: record.batch_seconds
-        for spec, record in zip(run.specs, run.throughputs["inference"], strict=True)
-    }
-    reference = next((s for s in run.specs if s.name == REFERENCE_MODEL), None)
-    rows = []
+def mlp_zoo_frame(
+    rows: Sequence[Mapping[str, object]], entries: Sequence[ZooEntry]
+) -> pd.DataFrame:
+    """One row per entry that has a measurement: label, note, the paper's top-1, the speed
+    ratio to the reference row (median and interval of the per-round ratios of the group it
+    was timed in), then the sweep's columns for that model (``python -m benchmarks``'s CSV:
+    timm's names, status, spread, MFU, provenance). ``rows_expected`` says how many entries the
+    run had, so a partial table (an interrupted run) says what it lacks."""
+    measured = {str(row["model"]): row for row in rows}
+    records = []
     for entry in entries:
-        row: dict[str, object] = {
+        row = measured.get(entry.spec.label)
+        if row is None:
+            continue
+        record: dict[str, object] = {
             "label": entry.label,
             "note": entry.note,
             "paper_top1": entry.paper_top1,
         }
-        if reference is not None:
-            ratio = ratio_interval(seconds[entry.spec.label], seconds[reference.label])
-            row |= {
-                "relative": ratio.median,
-                "relative_low": ratio.low,
-                "relative_high": ratio.high,
+        if row.get("reference") == REFERENCE_MODEL:  # the table's ratios are to this row only
+            record |= {
+                "relative": row.get("infer_vs_reference"),
+                "relative_low": row.get("infer_vs_reference_low"),
+                "relative_high": row.get("infer_vs_reference_high"),
             }
-        rows.append(row | {"model": entry.spec.label} | measured.loc[entry.spec.label].to_dict())
-    frame = pd.DataFrame.from_records(rows)
+        records.append(record | dict(row))
+    frame = pd.DataFrame.from_records(records)
     frame["subset"] = tuple(entries) != zoo_entries()  # not every row of the table was timed
+    frame["rows_expected"] = len(entries)
     return frame

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import BenchmarkRun
+from benchmarks.sweep import STATUS_OK, finish_row, model_row
 from common.environment import Environment
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
@@ -57,6 +58,33 @@ def fixed_run(
         wall_seconds=61.0,
         environment=ENVIRONMENT,
     )
+
+
+def fixed_rows(
+    seconds: Mapping[str, Sequence[float]],
+    settings: ThroughputSettings | None = None,
+    reference: str | None = None,
+    statuses: Mapping[str, str] | None = None,
+    environment: Environment = ENVIRONMENT,
+    **counts: int,
+) -> list[dict[str, object]]:
+    """The sweep rows of :func:`fixed_run` (one group with ``reference``, default ResMLP-S24
+    where it is timed, else the first label), as :func:`benchmarks.sweep.run_sweep` writes
+    them; ``statuses`` marks models that failed (their seconds are ignored)."""
+    run = fixed_run(seconds, settings, **counts)
+    labels = [spec.label for spec in run.specs]
+    reference = reference or ("resmlp_s24" if "resmlp_s24" in labels else labels[0])
+    anchor = {"inference": seconds[reference]}
+    rows = []
+    for index, spec in enumerate(run.specs):
+        status = (statuses or {}).get(spec.label, STATUS_OK)
+        records = {"inference": run.throughputs["inference"][index]} if status == STATUS_OK else {}
+        count = (run.params[index], run.flops[index], STATUS_OK)
+        row = model_row(spec, *count[:2], status, records, run.gemm_peak_gflops, anchor)
+        row |= {"group": 0 if spec.label == reference else 1, "batch_note": ""}
+        finish_row(row, run.settings, environment, run.gemm_peak_gflops, 61.0, count, reference)
+        rows.append(row)
+    return rows
 
 
 def _overrides(label: str) -> dict[str, object]:

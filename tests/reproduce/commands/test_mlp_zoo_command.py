@@ -16,7 +16,7 @@ from common.files import RESULTS_DIR
 from reproduce.commands import mlp_zoo as zoo_command
 from reproduce.render.mlp_zoo import render_mlp_zoo
 from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries
-from tests.benchmarks.conftest import fixed_run
+from tests.benchmarks.conftest import fixed_rows
 from tests.conftest import refusal
 
 
@@ -55,7 +55,7 @@ def test_bad_input_exits_2_with_one_line_before_anything_is_built(
 
 def test_outputs_are_written_atomically_and_render_again_from_the_csv(tmp_path: Path) -> None:
     seconds = {"resmlp_s24": [2.0, 2.0], "convmlp_s": [1.0, 1.5]}
-    run = fixed_run(seconds, settings=ThroughputSettings(iters=2, warmup_batch_size=2))
+    run = fixed_rows(seconds, settings=ThroughputSettings(iters=2, warmup_batch_size=2))
     frame = mlp_zoo_frame(run, select_entries(zoo_entries(), ["resmlp_s24", "convmlp_s"]))
     markdown, csv, figure = zoo_command.write_outputs(frame, tmp_path)
     names = ["mlp_zoo_cpu_subset.csv", "mlp_zoo_cpu_subset.md", "mlp_zoo_cpu_subset.png"]

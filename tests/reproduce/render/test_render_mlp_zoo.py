@@ -18,7 +18,7 @@ from reproduce.render.mlp_zoo import (
     write_mlp_zoo_figure,
 )
 from reproduce.tables.mlp_zoo import mlp_zoo_frame, select_entries, zoo_entries
-from tests.benchmarks.conftest import ENVIRONMENT, fixed_run
+from tests.benchmarks.conftest import ENVIRONMENT, fixed_rows
 from tests.reproduce.conftest import markdown_table
 
 SECONDS = {
@@ -35,10 +35,8 @@ def _frame(
     settings: ThroughputSettings | None = None, run_environment: Environment | None = None
 ) -> pd.DataFrame:
     names = ["mixer_b16_224", "resmlp_s24", "s2mlpv2_s7", "cyclemlp_b1", "dynamixer_s"]
-    run = fixed_run(SECONDS, settings=settings)
-    if run_environment is not None:
-        run = dataclasses.replace(run, environment=run_environment)
-    return mlp_zoo_frame(run, select_entries(zoo_entries(), names))
+    rows = fixed_rows(SECONDS, settings=settings, environment=run_environment or ENVIRONMENT)
+    return mlp_zoo_frame(rows, select_entries(zoo_entries(), names))
 
 
 def test_table_cells_say_what_is_measured_and_what_is_the_papers() -> None:
@@ -125,8 +123,21 @@ def test_figure_is_written_atomically_and_byte_stable(tmp_path: Path) -> None:
 
 def test_without_the_reference_row_the_ratio_column_is_blank() -> None:
     names = ["cyclemlp_b1", "dynamixer_s"]
-    run = fixed_run({k: v for k, v in SECONDS.items() if k.startswith(("cyclemlp", "dynamixer"))})
+    run = fixed_rows({k: v for k, v in SECONDS.items() if k.startswith(("cyclemlp", "dynamixer"))})
     frame = mlp_zoo_frame(run, select_entries(zoo_entries(), names))
     assert not {"relative", "relative_low", "relative_high"} & set(frame.columns)
     table = markdown_table(render_mlp_zoo(frame))
     assert set(table["vs ResMLP-S24, measured [interval]"]) == {"–"}
+
+
+def test_a_partial_run_and_a_failed_model_render_and_say_so() -> None:
+    names = ["mixer_b16_224", "resmlp_s24", "s2mlpv2_s7", "cyclemlp_b1", "dynamixer_s"]
+    measured = {k: v for k, v in SECONDS.items() if not k.startswith("dynamixer")}
+    rows = fixed_rows(measured, statuses={"cyclemlp_b1": "oom"})
+    frame = mlp_zoo_frame(rows, select_entries(zoo_entries(), names))
+    text = render_mlp_zoo(frame)
+    assert "PARTIAL: 5 of 7 rows measured, 2 missing" in text  # DynaMixer-S, both paths
+    assert "1 model(s) could not be timed; their rows say why." in text
+    table = markdown_table(text).set_index("Model")
+    assert table.loc["CycleMLP-B1", "img/s, measured [min–max]"] == "not timed: oom"
+    assert figure_points(frame)["label"].tolist() == ["Mixer-B/16", "Mixer-B/16†", "ResMLP-S24"]

@@ -12,7 +12,7 @@ from reproduce.tables.mlp_zoo import (
     zoo_entries,
     zoo_specs,
 )
-from tests.benchmarks.conftest import fixed_run
+from tests.benchmarks.conftest import fixed_rows
 
 
 def test_rows_are_table_2s_buildable_mlps_in_the_papers_order_with_the_released_cyclemlps() -> None:
@@ -69,7 +69,7 @@ def test_a_subset_by_name_and_unknown_names_refused() -> None:
 
 def test_frame_carries_the_papers_top1_the_ratio_interval_and_the_run() -> None:
     entries = select_entries(zoo_entries(), ["resmlp_s24", "dynamixer_s", "cyclemlp_b1"])
-    run = fixed_run(
+    run = fixed_rows(
         {
             "resmlp_s24": [2.0, 4.0, 2.0],
             "cyclemlp_b1": [1.0, 1.0, 1.0],
