@@ -10,6 +10,7 @@ Importing this package registers every name with timm, so ``timm.create_model(na
 
 from models.registry import (
     check_model_name,
+    computation_note,
     create_model,
     is_reconstruction,
     list_models,
@@ -18,6 +19,7 @@ from models.registry import (
 
 __all__ = [
     "check_model_name",
+    "computation_note",
     "create_model",
     "is_reconstruction",
     "list_models",

@@ -430,6 +430,11 @@ def _cfg() -> dict[str, Any]:
         "license": "mit",
         "origin_url": "https://github.com/ShoufaChen/CycleMLP",
         "paper_ids": "arXiv:2107.10224",
+        "notes": (
+            "computation: Cycle FC as a zero-filled shift and a 1x1 linear (same numbers, faster) "
+            "where the authors run torchvision's deform_conv2d; cycle_fc='deform_conv' computes "
+            "the authors' operations",
+        ),
     }
 
 
