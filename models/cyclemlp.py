@@ -14,7 +14,7 @@ are built: the paper's CycleMLP-T, -S and -B have no released code.
 ``cycle_fc`` (default "shift") picks how a Cycle FC is computed, not what. "shift" computes it
 as what it is, a zero-filled shift then a 1x1 linear, in pure PyTorch. "deform_conv" computes it
 as the authors do, with torchvision's ``deform_conv2d`` at constant integer offsets, and pools
-the reweighting as they do (on a CPU, CycleMLP-B1 runs 1.3 to 2 times slower this way); the
+the reweighting as they do (CycleMLP-B1 on two CPU cores, batch 16: half the throughput); the
 numbers agree to float rounding. Both read the same parameters and the authors' ``offset``
 buffer, in ``deform_conv2d``'s layout, so state dicts are interchangeable.
 
