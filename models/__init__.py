@@ -11,6 +11,7 @@ Importing this package registers every name with timm, so ``timm.create_model(na
 
 from models.registry import (
     check_model_name,
+    computation_note,
     create_model,
     is_mlp,
     is_reconstruction,
@@ -20,6 +21,7 @@ from models.weights import load_checkpoint
 
 __all__ = [
     "check_model_name",
+    "computation_note",
     "create_model",
     "is_mlp",
     "is_reconstruction",

@@ -446,6 +446,12 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "mit",
         "origin_url": "https://github.com/svip-lab/AS-MLP",
         "paper_ids": "arXiv:2107.08391",
+        "notes": (
+            "computation: the axial shift as PyTorch copies (pad, narrow, cat) where the authors' "
+            "model runs a cupy CUDA kernel (GPU only: NotImplementedError on a CPU), and patch "
+            "merging as one reshape-permute where theirs slices four times and concatenates; "
+            "no alternative",
+        ),
         **kwargs,
     }
 

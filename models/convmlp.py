@@ -420,6 +420,7 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "apache-2.0",
         "origin_url": "https://github.com/SHI-Labs/Convolutional-MLPs",
         "paper_ids": "arXiv:2109.04454",
+        "notes": ("computation: the same operations as the authors' code; no alternative",),
         **kwargs,
     }
 

@@ -11,11 +11,15 @@ Module and parameter names follow the authors' implementation (github: ShoufaChe
 MIT licence), so their released checkpoints load with ``strict=True``. Only CycleMLP-B1 to -B5
 are built: the paper's CycleMLP-T, -S and -B have no released code.
 
-Where this file differs from the authors':
+``cycle_fc`` (default "shift") picks how a Cycle FC is computed, not what. "shift" computes it
+as what it is, a zero-filled shift then a 1x1 linear, in pure PyTorch. "deform_conv" computes it
+as the authors do, with torchvision's ``deform_conv2d`` at constant integer offsets, and pools
+the reweighting as they do (CycleMLP-B1 on two CPU cores, batch 16: half the throughput); the
+numbers agree to float rounding. Both read the same parameters and the authors' ``offset``
+buffer, in ``deform_conv2d``'s layout, so state dicts are interchangeable.
 
-- Cycle FC is computed as what it is, a zero-filled shift then a 1x1 linear, in pure PyTorch;
-  theirs runs torchvision's ``deform_conv2d`` with constant integer offsets (the same numbers).
-  Their ``offset`` buffer, in ``deform_conv2d``'s layout, is kept and read by the shift.
+Where this file differs from the authors' otherwise:
+
 - ``forward_features`` returns normalised NHWC tokens (``output_fmt`` "NHWC").
 - Their dense-prediction mode (``fork_feat``: a LayerNorm per stage output) is not built;
   ``forward_intermediates`` and ``features_only`` give the raw stage outputs instead.
@@ -33,10 +37,29 @@ from timm.layers import Mlp, trunc_normal_
 from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import nn
+from torchvision.ops import deform_conv2d
 
 from models.hierarchical import MixerLayer
 
-__all__ = ["CycleFC", "CycleMLP", "CycleNet", "cycle_offsets"]
+__all__ = [
+    "CYCLE_FC_METHODS",
+    "CycleFC",
+    "CycleMLP",
+    "CycleNet",
+    "cycle_offsets",
+    "deform_conv_cycle_fc",
+]
+
+#: How a Cycle FC is computed: "shift" (a shift and a linear, the default) or "deform_conv"
+#: (the authors' torchvision ``deform_conv2d`` with fixed offsets). Same parameters and numbers.
+CYCLE_FC_METHODS = ("shift", "deform_conv")
+
+
+def check_cycle_fc(method: str) -> str:
+    """Return ``method`` if it is one of :data:`CYCLE_FC_METHODS`, else raise a ValueError."""
+    if method not in CYCLE_FC_METHODS:
+        raise ValueError(f"cycle_fc must be one of {CYCLE_FC_METHODS}; got {method!r}")
+    return method
 
 
 def cycle_offsets(channels: int, kernel_size: tuple[int, int]) -> torch.Tensor:
@@ -54,11 +77,33 @@ def cycle_offsets(channels: int, kernel_size: tuple[int, int]) -> torch.Tensor:
     return torch.tensor(pairs, dtype=torch.float32).reshape(1, 2 * channels, 1, 1)
 
 
+def deform_conv_cycle_fc(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, offset: torch.Tensor
+) -> torch.Tensor:
+    """A Cycle FC as the authors compute it: ``deform_conv2d`` on NCHW, the offsets at every token.
+
+    NHWC in and out; ``offset`` is :func:`cycle_offsets`. Tokens in another dtype than the
+    weights (bf16 or fp16 under autocast) are computed in the weights' dtype and the result cast
+    back: torchvision's CUDA autocast rule for ``deform_conv2d``, applied on every device (it has
+    no CPU autocast rule and no bf16 CPU kernel, so the authors' code fails under CPU autocast).
+    """
+    batch, height, width, _ = x.shape
+    tokens = x.permute(0, 3, 1, 2).to(weight.dtype)
+    out = deform_conv2d(tokens, offset.expand(batch, -1, height, width), weight, bias)
+    return out.permute(0, 2, 3, 1).to(x.dtype)
+
+
+# torch.fx records it as one call: deform_conv2d branches on shapes, which are proxies there.
+torch.fx.wrap("deform_conv_cycle_fc")
+
+
 class CycleFC(nn.Module):
     """Cycle fully-connected layer on NHWC tokens: a per-channel shift, then a 1x1 linear.
 
     ``kernel_size`` is (1, k) to shift along the width or (k, 1) along the height (the authors'
     "spatial area of the staircase"). The weight keeps the authors' (out, in, 1, 1) conv shape.
+    ``cycle_fc`` is one of :data:`CYCLE_FC_METHODS`: computed by :meth:`shift` and a linear, or
+    by :func:`deform_conv_cycle_fc` as the authors do.
     """
 
     def __init__(
@@ -67,8 +112,10 @@ class CycleFC(nn.Module):
         out_channels: int,
         kernel_size: tuple[int, int],
         bias: bool = True,
+        cycle_fc: str = "shift",
     ) -> None:
         super().__init__()
+        self.cycle_fc = check_cycle_fc(cycle_fc)
         height, width = kernel_size
         if min(height, width) != 1:
             raise ValueError(
@@ -104,24 +151,35 @@ class CycleFC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, in_channels) -> (B, H, W, out_channels)."""
+        if self.cycle_fc == "deform_conv":
+            return self.forward_deform_conv(x)
         return F.linear(self.shift(x), self.weight.flatten(1), self.bias)
 
+    def forward_deform_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The authors' computation (:func:`deform_conv_cycle_fc`); NHWC in and out."""
+        return deform_conv_cycle_fc(x, self.weight, self.bias, self.offset)
+
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            + f"cycle_fc={self.cycle_fc}"
+        )
 
 
 class CycleMLP(nn.Module):
     """CycleMLP's token mixer: two Cycle FCs and a channel linear, reweighted per channel.
 
     The authors name the (1, 3) Cycle FC ``sfc_h`` (it moves channels along the width) and the
-    (3, 1) one ``sfc_w``. NHWC in and out.
+    (3, 1) one ``sfc_w``. NHWC in and out. ``cycle_fc="deform_conv"`` computes the mixer as the
+    authors' code does, operation for operation (see :class:`CycleFC`).
     """
 
-    def __init__(self, dim: int, proj_drop: float = 0.0) -> None:
+    def __init__(self, dim: int, proj_drop: float = 0.0, cycle_fc: str = "shift") -> None:
         super().__init__()
+        self.authors_pooling = check_cycle_fc(cycle_fc) == "deform_conv"
         self.mlp_c = nn.Linear(dim, dim, bias=False)
-        self.sfc_h = CycleFC(dim, dim, (1, 3))
-        self.sfc_w = CycleFC(dim, dim, (3, 1))
+        self.sfc_h = CycleFC(dim, dim, (1, 3), cycle_fc=cycle_fc)
+        self.sfc_w = CycleFC(dim, dim, (3, 1), cycle_fc=cycle_fc)
         self.reweight = Mlp(dim, dim // 4, dim * 3)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
@@ -131,7 +189,11 @@ class CycleMLP(nn.Module):
         h = self.sfc_h(x)
         w = self.sfc_w(x)
         c = self.mlp_c(x)
-        a = (h + w + c).mean(dim=(1, 2))
+        if self.authors_pooling:
+            # Theirs copies to NCHW first; a strided mean reduces in another order (~1e-7 apart).
+            a = (h + w + c).permute(0, 3, 1, 2).flatten(2).mean(2)
+        else:
+            a = (h + w + c).mean(dim=(1, 2))
         a = self.reweight(a).reshape(batch, channels, 3).permute(2, 0, 1).softmax(dim=0)
         a = a.unsqueeze(2).unsqueeze(2)
         x = h * a[0] + w * a[1] + c * a[2]
@@ -166,7 +228,8 @@ class CycleNet(nn.Module):
     A block is :class:`models.hierarchical.MixerLayer` around a :class:`CycleMLP` mixer, the
     layout of the authors' CycleBlock. ``network`` interleaves stages and downsamplers as
     theirs does (stage 0, downsampler, stage 1, ...). Takes any input size;
-    ``forward_features`` returns NHWC tokens.
+    ``forward_features`` returns NHWC tokens. ``cycle_fc`` chooses how the Cycle FCs are
+    computed (one of :data:`CYCLE_FC_METHODS`); it changes no parameter.
     """
 
     def __init__(
@@ -180,6 +243,7 @@ class CycleNet(nn.Module):
         drop_path_rate: float = 0.0,
         skip_lam: float = 1.0,
         global_pool: str = "avg",
+        cycle_fc: str = "shift",
     ) -> None:
         super().__init__()
         if len({len(layers), len(embed_dims), len(mlp_ratios)}) != 1:
@@ -191,6 +255,7 @@ class CycleNet(nn.Module):
             raise ValueError(f"every stage needs at least one block; got layers {layers}")
         if global_pool not in ("avg", ""):
             raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
+        self.cycle_fc = check_cycle_fc(cycle_fc)
         self.num_classes = num_classes
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = embed_dims[-1]
@@ -208,7 +273,7 @@ class CycleNet(nn.Module):
             for j in range(depth):
                 # Stochastic depth rises linearly over all blocks, as in the authors' code.
                 rate = drop_path_rate * (sum(layers[:i]) + j) / max(total_blocks - 1, 1)
-                mixer = CycleMLP(embed_dims[i])
+                mixer = CycleMLP(embed_dims[i], cycle_fc=cycle_fc)
                 blocks.append(MixerLayer(embed_dims[i], mixer, mlp_ratios[i], rate, skip_lam))
             stage_indices.append(len(network))
             feature_info.append(
@@ -365,6 +430,11 @@ def _cfg() -> dict[str, Any]:
         "license": "mit",
         "origin_url": "https://github.com/ShoufaChen/CycleMLP",
         "paper_ids": "arXiv:2107.10224",
+        "notes": (
+            "computation: Cycle FC as a zero-filled shift and a 1x1 linear (same numbers, faster) "
+            "where the authors run torchvision's deform_conv2d; cycle_fc='deform_conv' computes "
+            "the authors' operations",
+        ),
     }
 
 

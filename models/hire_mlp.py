@@ -509,6 +509,11 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "mit (README badge; no LICENSE file)",
         "origin_url": "https://github.com/ggjy/Hire-Wave-MLP.pytorch",
         "paper_ids": "arXiv:2108.13341",
+        "notes": (
+            "computation: the same operations as the authors' code, less the two copies of the "
+            "input (x.clone()) their Hire module makes for its height and width branches; "
+            "no alternative",
+        ),
         **kwargs,
     }
 

@@ -442,6 +442,10 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "apache-2.0",
         "origin_url": "https://github.com/okojoalg/raft-mlp",
         "paper_ids": "arXiv:2108.04384",
+        "notes": (
+            "computation: the same operations as the authors' code (their einops rearranges as "
+            "the reshape, permute, reshape that einops runs); no alternative",
+        ),
         **kwargs,
     }
 

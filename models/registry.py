@@ -81,6 +81,26 @@ def is_reconstruction(name: str) -> bool:
     return any(note.startswith("reconstruction") for note in notes)
 
 
+#: How the note on a model's computation begins among its pretrained cfg's notes.
+COMPUTATION_NOTE = "computation: "
+
+
+def computation_note(name: str) -> str:
+    """How a zoo model's computation relates to its authors' code, from its pretrained cfg.
+
+    One line, the ``"computation: "`` note without that prefix: the same operations as the
+    authors' code, or the route taken instead and the override that selects theirs.
+    """
+    check_model_name(name)
+    notes = timm.models.get_pretrained_cfg(name).notes or ()
+    found = [
+        note.removeprefix(COMPUTATION_NOTE) for note in notes if note.startswith(COMPUTATION_NOTE)
+    ]
+    if len(found) != 1:
+        raise LookupError(f"{name}: {len(found)} {COMPUTATION_NOTE!r} notes in its cfg; expected 1")
+    return found[0]
+
+
 def check_model_name(name: str) -> str:
     """Return ``name`` if the zoo has it, else raise a ValueError listing the known names."""
     known = list_models()

@@ -83,6 +83,11 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "apache-2.0",
         "origin_url": "https://github.com/facebookresearch/deit",
         "paper_ids": "arXiv:2105.03404",
+        "notes": (
+            "computation: timm's MlpMixer with ResBlocks, the operations of the authors' "
+            "resmlp_models.py (DeiT) except Affine as one addcmul where theirs multiplies then "
+            "adds; no alternative",
+        ),
         **kwargs,
     }
 

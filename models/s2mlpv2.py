@@ -156,6 +156,8 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         notes=(
             "reconstruction: no official PyTorch code; built from the paper on the ViP-S/7 "
             "and ViP-M/7 skeletons",
+            "computation: no authors' code to compare with (a reconstruction); spatial shifts as "
+            "zero-padded, cropped copies of each channel group; no alternative",
         ),
         **kwargs,
     )

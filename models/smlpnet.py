@@ -448,6 +448,10 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "mit",
         "origin_url": "https://github.com/microsoft/SPACH",
         "paper_ids": "arXiv:2109.05422",
+        "notes": (
+            "computation: the same operations as the authors' code (their einops rearranges as "
+            "the same permutes); no alternative",
+        ),
         **kwargs,
     }
 

@@ -115,6 +115,11 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
     return hierarchical_cfg(
         origin_url="https://github.com/houqb/VisionPermutator",
         paper_ids="arXiv:2106.12368",
+        notes=(
+            "computation: the authors' operations, except that the reweighting averages the "
+            "NHWC tokens in place, not after their permute-and-flatten copy (about 1e-7 apart); "
+            "no alternative",
+        ),
         **kwargs,
     )
 

@@ -6,6 +6,7 @@ recorded here: they were computed from their cycle_mlp.py at commit
 """
 
 import copy
+import re
 
 import pytest
 import timm
@@ -14,7 +15,7 @@ from ptflops import get_model_complexity_info
 from torchvision.ops import deform_conv2d
 
 import models.cyclemlp as cyclemlp  # registers the cyclemlp_* names with timm
-from models.cyclemlp import CycleFC, CycleNet, cycle_offsets
+from models.cyclemlp import CYCLE_FC_METHODS, CycleFC, CycleNet, cycle_offsets
 from tests.models.conftest import fill_deterministic, state_digest
 
 # Parameter count and state_digest (the ordered (name, shape) list) of the authors' models.
@@ -126,6 +127,105 @@ def test_cycle_fc_is_the_authors_fixed_offset_deform_conv(kernel_size):
     expected = deform_conv2d(x, fc.offset.expand(2, -1, 5, 7), fc.weight, fc.bias)
     got = fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# The authors' computation (cycle_fc="deform_conv") against the default shift path
+
+NARROW = dict(layers=(1, 1), embed_dims=(16, 32), mlp_ratios=(2, 2), num_classes=10)
+
+
+def both_paths(seed: int = 0) -> tuple[CycleNet, CycleNet]:
+    """A narrow two-stage CycleNet on each path, with one state dict (loaded strictly)."""
+    torch.manual_seed(seed)
+    shift = fill_deterministic(CycleNet(**NARROW), seed=seed, scale=0.2)
+    deform = CycleNet(**NARROW, cycle_fc="deform_conv")
+    deform.load_state_dict(shift.state_dict(), strict=True)
+    return shift, deform
+
+
+def outputs_and_gradients(
+    model: CycleNet, x: torch.Tensor, autocast: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits, and the gradients of their sum of squares w.r.t. the input and every parameter."""
+    x = x.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        logits = model(x)
+    logits.float().square().sum().backward()
+    gradients = {"input": x.grad} | {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None for g in gradients.values())
+    return logits.detach().float(), gradients
+
+
+def assert_close_to_scale(
+    actual: torch.Tensor, expected: torch.Tensor, tolerance: float, what: str
+):
+    """max |actual - expected| <= tolerance * max |expected|: an error relative to the tensor's
+    scale, as bf16 rounds every element to about 0.4% of itself."""
+    error = (actual - expected).abs().max() / expected.abs().max()
+    assert error <= tolerance, f"{what}: error {error:.2e} of the scale > {tolerance:.1e}"
+
+
+# Errors relative to the tensor's scale: measured at most 6e-7 in fp32 (every output and
+# gradient); in bf16 6e-3 (logits) and 3e-2 (gradients). Negating the offsets (shifting every
+# channel the wrong way) moves logits by 3e-2 to 5e-2 and gradients by 0.5 to 0.9 of the scale.
+PATH_TOLERANCES = {False: (1e-5, 1e-5), True: (1.5e-2, 6e-2)}
+
+
+@pytest.mark.parametrize("autocast", [False, True], ids=["fp32", "bf16-autocast"])
+def test_deform_conv_path_matches_the_shift_path(autocast):
+    """Same logits and gradients (input and parameters), in fp32 and under CPU bf16 autocast."""
+    shift, deform = both_paths()
+    x = torch.randn(2, 3, 40, 48, generator=torch.Generator().manual_seed(1))
+    expected_logits, expected_gradients = outputs_and_gradients(shift, x, autocast)
+    logits, gradients = outputs_and_gradients(deform, x, autocast)
+    logits_tolerance, gradient_tolerance = PATH_TOLERANCES[autocast]
+    assert_close_to_scale(logits, expected_logits, logits_tolerance, "logits")
+    for name, expected in expected_gradients.items():
+        assert_close_to_scale(gradients[name], expected, gradient_tolerance, f"d/d {name}")
+
+
+def test_deform_conv_path_runs_the_authors_op(monkeypatch):
+    """The deform_conv path calls torchvision's deform_conv2d, once per Cycle FC."""
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[1].shape)
+        return deform_conv2d(*args, **kwargs)
+
+    monkeypatch.setattr(cyclemlp, "deform_conv2d", counting)
+    shift, deform = both_paths()
+    x = image(1, 32, 32)
+    with torch.inference_mode():
+        shift(x)
+        assert calls == []
+        deform(x)
+    # Two Cycle FCs per block, one block per stage; offsets (B, 2 * C, H, W) at 8x8 then 4x4.
+    assert calls == [(1, 32, 8, 8), (1, 32, 8, 8), (1, 64, 4, 4), (1, 64, 4, 4)]
+
+
+def test_deform_conv_path_scripts_and_traces():
+    _, deform = both_paths()
+    x = image(1, 32, 40)
+    with torch.inference_mode():
+        expected = deform.eval()(x)
+        torch.testing.assert_close(torch.jit.script(deform)(x), expected)
+        torch.testing.assert_close(torch.fx.symbolic_trace(deform)(x), expected)
+
+
+def test_cycle_fc_override_keeps_the_authors_state_layout(skip_weight_init):
+    with torch.device("meta"):
+        model = timm.create_model("cyclemlp_b1", cycle_fc="deform_conv")
+    fcs = [m for m in model.modules() if isinstance(m, CycleFC)]
+    assert model.cycle_fc == "deform_conv" and len(fcs) == 20
+    assert {fc.cycle_fc for fc in fcs} == {"deform_conv"}
+    assert state_digest(model) == AUTHORS_LAYOUT["cyclemlp_b1"][1]
+
+
+@pytest.mark.parametrize("bad", ["deform", "Shift", True])
+def test_invalid_cycle_fc_fails_at_construction(bad, skip_weight_init):
+    message = f"cycle_fc must be one of {CYCLE_FC_METHODS}; got {bad!r}"
+    with torch.device("meta"), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        timm.create_model("cyclemlp_b1", cycle_fc=bad)
 
 
 # Bad configuration and input sizes

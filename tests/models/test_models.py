@@ -81,6 +81,22 @@ def test_pretrained_cfg(name):
 
 
 @pytest.mark.parametrize("name", ALL)
+def test_every_model_has_a_computation_note(name):
+    """One line on how the zoo computes the model relative to its authors' code."""
+    note = models.computation_note(name)
+    assert note and "\n" not in note and not note.startswith("computation")
+    notes = timm.models.get_pretrained_cfg(name).notes
+    assert sum(n.startswith("computation: ") for n in notes) == 1
+
+
+def test_computation_note_names_the_switch_to_the_authors_computation():
+    assert "fused=False" in models.computation_note("dynamixer_s")
+    assert "cycle_fc='deform_conv'" in models.computation_note("cyclemlp_b1")
+    with pytest.raises(ValueError, match="unknown model 'cyclemlp_b9'"):
+        models.computation_note("cyclemlp_b9")
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_default_cfg_shapes(name):
     """timm's test_model_default_cfgs, on the meta device: unpooled features match pool_size on
     the spatial axes of output_fmt, the channel axis is num_features, pooling gives num_features,
