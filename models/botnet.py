@@ -295,18 +295,24 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
     }
 
 
+_COMPUTATION = (
+    "computation: no authors' PyTorch code to compare with (a reconstruction); relative-position "
+    "self-attention written out as the authors' TensorFlow gist computes it"
+)
 default_cfgs = generate_default_cfgs(
     {
         "botnet_s1_50": _cfg(
             notes=(
                 "reconstruction: no official PyTorch code; ResNet-50 with BoT blocks in a "
                 "stride-1 c5, ReLU, no SE (the paper's 20.8M)",
+                _COMPUTATION,
             )
         ),
         "botnet_s1_59": _cfg(
             notes=(
                 "reconstruction: no official PyTorch code; depths (3, 4, 6, 6), SiLU, SE in "
                 "every block as the paper's printed 33.5M counts (attention_se=False: 30.5M)",
+                _COMPUTATION,
             )
         ),
     }

@@ -417,6 +417,10 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "mit",
         "origin_url": "https://github.com/raoyongming/GFNet",
         "paper_ids": "arXiv:2107.00645",
+        "notes": (
+            "computation: the same operations as the authors' gfnet.py (the global filter's "
+            "FFTs in fp32 under autocast, as theirs); no alternative",
+        ),
         **kwargs,
     }
 

@@ -525,6 +525,7 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "apache-2.0",
         "origin_url": "https://github.com/whai362/PVT/tree/v1",
         "paper_ids": "arXiv:2102.12122",
+        "notes": ("computation: the same operations as the authors' pvt.py; no alternative",),
         **kwargs,
     }
 

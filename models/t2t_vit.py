@@ -463,6 +463,10 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
         "license": "bsd-3-clause-clear",
         "origin_url": "https://github.com/yitu-opensource/T2T-ViT",
         "paper_ids": "arXiv:2101.11986",
+        "notes": (
+            "computation: the same operations as the authors' t2t_vit.py and vit.py (the "
+            "Performer's fp32 casts as theirs); no alternative",
+        ),
         **kwargs,
     }
 
@@ -476,6 +480,7 @@ default_cfgs = generate_default_cfgs(
             license="apache-2.0",
             paper_ids="arXiv:2010.11929",
             notes=(
+                "computation: the same operations as the authors' vit.py; no alternative",
                 "models/vit.py's vit_small_patch16_224 of the T2T-ViT repository (Ross "
                 "Wightman's early small ViT), not timm's 22M DeiT-style model of that name",
                 "48,754,408 parameters; the 48.6M quoted for it omits the position embedding "
