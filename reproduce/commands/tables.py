@@ -23,6 +23,7 @@ from common.files import RESULTS_DIR, write_text_atomic
 from reproduce.claims.audit import Audit, build_audit
 from reproduce.claims.speed import Timing, fastpath_timings, zoo_timings
 from reproduce.claims.verdicts import CLOSE, NOT_REPRODUCED, Check
+from reproduce.commands.errors import fail
 from reproduce.render import figure1
 from reproduce.render.model_zoo import render_zoo
 from reproduce.render.report import render_report
@@ -146,9 +147,12 @@ def _write(
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     start = time.perf_counter()
+    try:  # before anything is counted
+        results = load_results(args.runs_dir, kinds=KINDS)  # training runs and evaluations
+    except ValueError as error:  # a record that cannot be read: one line naming the file
+        fail("python -m reproduce tables", str(error))
     keys = list(dict.fromkeys([*measure_keys(), *zoo_keys()]))
     measurements = count_models(keys, progress=not args.no_progress)
-    results = load_results(args.runs_dir, kinds=KINDS)  # training runs and evaluations
     frames = {n: table_frame(TABLE_SPECS[n], measurements, results) for n in COUNTED_TABLES}
     counted = time.perf_counter() - start
     if args.check:

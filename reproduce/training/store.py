@@ -72,12 +72,31 @@ def record_path(runs_dir: str | Path, key: str) -> Path:
     return Path(runs_dir) / f"{key}.json"
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """One record file; a file that is not a record (truncated, hand-edited, not JSON) is a
+    ValueError naming the file and what is wrong with it, never a traceback of the parser."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"results store record {path} is not valid JSON ({error.msg} at line {error.lineno}, "
+            + f"column {error.colno}): repair it, or remove it and run again"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"results store record {path} is not UTF-8 text: remove it") from None
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"results store record {path} holds a {type(record).__name__}, not a record object"
+        )
+    return record
+
+
 def load_record(runs_dir: str | Path, key: str) -> dict[str, Any] | None:
     """The record for ``key``, or None if there is none."""
     path = record_path(runs_dir, key)
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_record(path)
 
 
 def write_record(runs_dir: str | Path, record: Mapping[str, Any]) -> Path:
@@ -115,7 +134,7 @@ def load_results(
     if unknown:
         raise ValueError(f"unknown record kind(s) {unknown}; accepted: {KINDS}")
     folder = Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    records = [read_record(path) for path in sorted(folder.glob("*.json"))]
     return [
         r for r in records if (status is None or r.get("status") == status) and kind_of(r) in kinds
     ]

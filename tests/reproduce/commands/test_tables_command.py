@@ -41,3 +41,16 @@ def test_main_writes_every_output_and_check_mode_finds_a_moved_count(
         == 1
     )
     assert "Table 6, row 2 'DynaMixer-S': measured_params was 1, now " in capsys.readouterr().out
+
+
+def test_an_unreadable_record_is_one_line_naming_the_file(tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "train_digits_abc.json").write_text('{"status": "completed", "kind": ')
+    with pytest.raises(SystemExit) as exit_status:
+        tables_command.main(["--runs-dir", str(runs), "--output-dir", str(tmp_path / "out")])
+    assert exit_status.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "Traceback" not in error
+    assert f"results store record {runs / 'train_digits_abc.json'} is not valid JSON" in error
+    assert not (tmp_path / "out").exists()
