@@ -14,6 +14,7 @@ from torch import nn
 from models import (
     as_mlp,
     convmlp,
+    crossformer,
     cyclemlp,
     dynamixer,
     hire_mlp,
@@ -37,6 +38,7 @@ FAMILIES: dict[str, ModuleType] = {
     "convmlp": convmlp,
     "cyclemlp": cyclemlp,
     "hire_mlp": hire_mlp,
+    "crossformer": crossformer,
 }
 
 

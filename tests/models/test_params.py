@@ -53,6 +53,10 @@ EXPECTED = [
     ("hire_mlp_s", {}, 33_113_848),
     ("hire_mlp_b", {}, 58_226_856),
     ("hire_mlp_l", {}, 95_723_944),
+    ("crossformer_t", {}, 27_776_794),
+    ("crossformer_s", {}, 30_657_394),
+    ("crossformer_b", {}, 51_971_554),
+    ("crossformer_l", {}, 91_971_184),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),
