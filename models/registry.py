@@ -11,6 +11,7 @@ from models import (
     as_mlp,
     botnet,
     convmlp,
+    crossformer,
     cyclemlp,
     dynamixer,
     gfnet,
@@ -43,6 +44,7 @@ FAMILIES: dict[str, ModuleType] = {
     "gfnet": gfnet,
     "botnet": botnet,
     "t2t_vit": t2t_vit,
+    "crossformer": crossformer,
 }
 
 

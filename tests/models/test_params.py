@@ -65,6 +65,10 @@ EXPECTED = [
     ("t2t_vit_14", {}, 21_545_550),
     ("t2t_vit_24", {}, 64_105_934),
     ("vit_s16_t2t", {}, 48_754_408),
+    ("crossformer_t", {}, 27_776_794),
+    ("crossformer_s", {}, 30_657_394),
+    ("crossformer_b", {}, 51_971_554),
+    ("crossformer_l", {}, 91_971_184),
     # Table 5: channels per segment D/S (None: one segment per token).
     ("dynamixer_s", {"segment_dim": None}, 25_920_944),
     ("dynamixer_s", {"segment_dim": 96}, 25_988_712),

@@ -156,7 +156,7 @@ def test_timm_rows_and_input_sizes() -> None:
     assert ("DeiT-B", "deit_base_patch16_224", None) in timm_rows
     assert ("Mixer-B/16†", "mixer_b16_224", None) in timm_rows
     unbuilt = {row.label for row in get_table(3).rows if not row.buildable}
-    assert unbuilt <= {f"CrossFormer-{size}" for size in "TSBL"}
+    assert not unbuilt  # every row of Table 3 is built: by timm, or by the zoo
 
 
 def test_timm_names_exist_in_timm() -> None:
