@@ -1,0 +1,67 @@
+"""A benchmark sweep as a Slurm job array on the real single-node cluster: one task per group,
+merged into one table; a task that fails and a cancelled one show in it as such."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from benchmarks.cli import sweep_frame
+from benchmarks.launching import run_array
+from benchmarks.records import ModelSpec
+from benchmarks.settings import ThroughputSettings
+from benchmarks.sweep import Sweep
+from common.launch import SlurmOptions
+from tests.slurm.crashing import CrashingSpec
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> None:
+    """Fail loudly (not skip) when the cluster is not up: CI must really run these."""
+    if shutil.which("sbatch") is None:
+        pytest.fail("no sbatch on PATH; run: bash tests/slurm/cluster.sh install && ... start")
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, check=False)
+    assert "is UP" in ping.stdout, ping.stdout
+
+
+def test_array_merges_its_tasks_and_shows_the_failed_and_the_cancelled_one(tmp_path) -> None:
+    specs = [
+        ModelSpec("test_vit"),  # the reference, in every task
+        ModelSpec("test_resnet"),
+        CrashingSpec("resnet18", {"crash": True}),
+        ModelSpec("test_convnext"),
+    ]
+    settings = ThroughputSettings(batch_size=1, warmup=1, iters=2, input_size=(3, 64, 64))
+
+    def cancel_the_last(jobs) -> None:
+        """Once the last task runs (the cluster's 2 CPUs hold two tasks at a time), cancel it."""
+        deadline = time.monotonic() + 300
+        while jobs[-1].state != "RUNNING":
+            assert time.monotonic() < deadline, f"the last task never ran: {jobs[-1].state}"
+            time.sleep(0.5)
+        jobs[-1].cancel()
+
+    rows = run_array(
+        specs,
+        settings,
+        ("inference",),
+        {},
+        Sweep(group_size=1),
+        "slurm",
+        tmp_path / "logs",
+        SlurmOptions(cpus_per_task=1, timeout_min=10),
+        on_submitted=cancel_the_last,
+    )
+    frame = sweep_frame(rows).set_index("model")
+    assert list(frame.index) == ["test_vit", "test_resnet", "resnet18(crash=True)", "test_convnext"]
+    assert frame.loc["test_resnet", "status"] == "ok"
+    assert frame.loc["test_resnet", "infer_samples_per_sec"] > 0
+    assert frame.loc["test_resnet", "node"] == frame.loc["test_vit", "node"] != ""
+    assert str(frame.loc["test_resnet", "slurm_task"]) != ""
+    assert frame.loc["resnet18(crash=True)", "status"].startswith("error: array task failed")
+    assert frame.loc["test_convnext", "status"].startswith("cancelled")
