@@ -121,6 +121,16 @@ def reproduce_mlp_zoo(session: nox.Session) -> None:
 
 
 @nox.session
+def reproduce_scaling(session: nox.Session) -> None:
+    """How each vision MLP's cost grows with input size and batch: results/scaling_<device>.*
+
+    About 20 minutes on a 2-core CPU with the defaults; on a GPU:
+    `nox -s reproduce_scaling -- --device cuda --amp bf16`.
+    """
+    run_in_suite(session, "-m", "reproduce", "scaling", *session.posargs)
+
+
+@nox.session
 def reproduce_zoo(session: nox.Session) -> None:
     """Deprecated name of `reproduce_mlp_zoo` (the model list is results/model_zoo.md)."""
     session.warn("nox -s reproduce_zoo is now nox -s reproduce_mlp_zoo; running that")

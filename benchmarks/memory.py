@@ -25,7 +25,14 @@ from benchmarks.records import ModelSpec
 from benchmarks.settings import ThroughputSettings
 from common.precision import AMP_DTYPES, autocast
 
-__all__ = ["MEMORY_MEASURES", "main", "measure_here", "step_memory"]
+__all__ = [
+    "MEMORY_MEASURES",
+    "main",
+    "measure_here",
+    "measure_points_here",
+    "series_memory",
+    "step_memory",
+]
 
 #: What the memory column means, per device type (shown in captions).
 MEMORY_MEASURES = {
@@ -122,10 +129,82 @@ def _probe(spec: ModelSpec, settings: ThroughputSettings, step: str, size: Seque
     return float(json.loads(done.stdout.strip().splitlines()[-1])["megabytes"])
 
 
+def measure_points_here(
+    points: Sequence[tuple[ModelSpec, int, Sequence[int]]], device: str, amp: str | None
+) -> list[float | str]:
+    """In this process, one inference step at each (spec, batch, size), in order: MB of the
+    model's weights and the step's peak above what the process held before the first model
+    was built; a point that fails gives its error line. Points of one spec share its model."""
+    torch_device = torch.device(device)
+    dtype = AMP_DTYPES[amp] if amp else None
+    if torch_device.type == "cuda":
+        base = torch.cuda.memory_allocated(torch_device) / 2**20
+    else:
+        base = _status_mb("VmRSS")
+    models: dict[str, nn.Module] = {}
+    results: list[float | str] = []
+    for spec, batch, size in points:
+        try:
+            if spec.label not in models:
+                models.clear()
+                models[spec.label] = spec.build().to(torch_device)
+            images = torch.randn(batch, *size, device=torch_device)
+            _reset_peak(torch_device)
+            _one_step(models[spec.label], images, "inference", dtype)
+            results.append(_peak_mb(torch_device) - base)
+        except Exception as error:  # reported per point, as the timing does
+            lines = [line for line in str(error).splitlines() if line.strip()]
+            results.append(f"error: {type(error).__name__}: {lines[-1] if lines else ''}"[:200])
+    return results
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
+        clear_refs.write("5")
+
+
+def _peak_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return _status_mb("VmHWM")
+
+
+def series_memory(
+    points: Sequence[tuple[ModelSpec, int, Sequence[int]]], settings: ThroughputSettings
+) -> list[float | str]:
+    """:func:`measure_points_here` for a series of one model: on a GPU in this process, on a
+    CPU in one fresh process (give the points in increasing order: memory the allocator kept
+    from a smaller point is then reused, not added)."""
+    if torch.device(settings.device).type == "cuda":
+        return measure_points_here(points, settings.device, settings.amp)
+    encoded = [
+        {"name": spec.name, "overrides": repr(dict(spec.overrides)), "batch": b, "size": list(s)}
+        for spec, b, s in points
+    ]
+    command = [sys.executable, "-m", "benchmarks.memory", "--points", json.dumps(encoded)]
+    command += ["--threads", str(torch.get_num_threads())]
+    if settings.amp:
+        command += ["--amp", settings.amp]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        reason = f"error: memory probe failed: {lines[-1] if lines else done.returncode}"
+        return [reason[:200]] * len(points)
+    return list(json.loads(done.stdout.strip().splitlines()[-1])["megabytes"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.memory MODEL ...``: one probe, its figure as JSON on stdout."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
-    parser.add_argument("model")
+    parser.add_argument("model", nargs="?", default=None)
+    parser.add_argument(
+        "--points", default=None, help="JSON list of {name, overrides, batch, size}"
+    )
     parser.add_argument("--overrides", default="{}")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--size", type=int, nargs=3, default=(3, 224, 224))
@@ -136,6 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.points is not None:
+        points = [
+            (ModelSpec(p["name"], ast.literal_eval(p["overrides"])), p["batch"], p["size"])
+            for p in json.loads(args.points)
+        ]
+        print(json.dumps({"megabytes": measure_points_here(points, args.device, args.amp)}))
+        return 0
     spec = ModelSpec(args.model, ast.literal_eval(args.overrides))
     megabytes = measure_here(spec, args.device, args.batch_size, args.size, args.step, args.amp)
     print(json.dumps({"megabytes": megabytes}))

@@ -13,6 +13,7 @@ COMMANDS = {
     "train": ("reproduce.commands.train", "launch a training config through submitit"),
     "evaluate": ("reproduce.commands.evaluate", "evaluate a checkpoint on an image folder"),
     "mlp-zoo": ("reproduce.commands.mlp_zoo", "time every MLP of Table 2 side by side"),
+    "scaling": ("reproduce.commands.scaling", "how each MLP's cost grows with input and batch"),
 }
 #: Earlier spellings that still work, each with a line saying the new one.
 DEPRECATED_COMMANDS = {"zoo": "mlp-zoo"}

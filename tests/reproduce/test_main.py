@@ -18,6 +18,7 @@ def test_earlier_command_name_says_the_new_one_and_runs_it(capsys) -> None:
 
 def test_unknown_command_is_one_error_naming_the_commands(capsys) -> None:
     assert main(["zoos"]) == 2
-    assert "unknown command 'zoos'; accepted: table4, tables, train, evaluate, mlp-zoo" in (
-        capsys.readouterr().err
+    assert (
+        "unknown command 'zoos'; accepted: table4, tables, train, evaluate, mlp-zoo, scaling"
+        in (capsys.readouterr().err)
     )
