@@ -125,3 +125,51 @@ ARXIV_IDS: Final[Mapping[str, str]] = MappingProxyType(
         "Guo et al., 2021": "2108.13341",
     }
 )
+
+
+@dataclass(frozen=True)
+class SizeClaim:
+    """What a family's own paper says about input sizes and cost: its sentence and source."""
+
+    family: str  # the zoo family
+    model: str  # the scaling study's model of that family
+    quote: str
+    source: str
+    linear: bool  # the sentence claims cost linear in the pixels (else only other sizes)
+
+
+#: The families whose papers make input size their point (the scaling study checks each).
+SIZE_CLAIMS: Final[tuple[SizeClaim, ...]] = (
+    SizeClaim(
+        "cyclemlp",
+        "cyclemlp_b1",
+        "CycleMLP ... can cope with various image sizes ... achieves linear computational "
+        + "complexity to image size by using local windows",
+        "arXiv:2107.10224 (CycleMLP), abstract",
+        True,
+    ),
+    SizeClaim(
+        "hire_mlp",
+        "hire_mlp_ti",
+        "previous vision MLPs ... accept linearly flattened image patches as input, making them "
+        + "inflexible for different input sizes (Hire-MLP is not)",
+        "arXiv:2108.13341v2 (Hire-MLP), abstract",
+        False,
+    ),
+    SizeClaim(
+        "as_mlp",
+        "as_mlp_t",
+        "AS-MLP is also the first MLP-based architecture to be applied to the downstream tasks "
+        + "(e.g., object detection and semantic segmentation)",
+        "arXiv:2107.08391 (AS-MLP), abstract",
+        False,
+    ),
+    SizeClaim(
+        "convmlp",
+        "convmlp_s",
+        "most adopt spatial MLPs which take fixed dimension inputs, therefore making it "
+        + "difficult to apply them to downstream tasks (ConvMLP does not)",
+        "arXiv:2109.04454v1 (ConvMLP), abstract",
+        False,
+    ),
+)

@@ -12,6 +12,7 @@ from reproduce.claims.construction import RemovalCount, table8_removals
 from reproduce.claims.copied_figures import date_checks, source_checks
 from reproduce.claims.counts import row_checks, table1_checks
 from reproduce.claims.prose import prose_checks
+from reproduce.claims.scaling import scaling_checks
 from reproduce.claims.speed import Timing, speed_checks
 from reproduce.claims.statements import statement_checks
 from reproduce.claims.verdicts import Check
@@ -34,6 +35,7 @@ def build_audit(
     results: Sequence[Mapping[str, Any]],
     table4_frames: Sequence[tuple[str, pd.DataFrame]],
     other_timings: Sequence[tuple[str, dict[str, Timing]]] = (),
+    scaling_frames: Sequence[tuple[str, pd.DataFrame]] = (),
 ) -> Audit:
     """Check every figure: counts, configurations and top-1 of Tables 1-9, the prose (sizes and
     what needs no training), the speed claims against each measured Table 4 (given as (file
@@ -44,6 +46,7 @@ def build_audit(
         *prose_checks(measurements),
         *statement_checks(measurements),
         *speed_checks(table4_frames, other_timings),
+        *scaling_checks(scaling_frames),
         *source_checks(),
         *date_checks(),
     ]

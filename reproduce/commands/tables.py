@@ -75,6 +75,12 @@ def table4_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
     return [(path.name, pd.read_csv(path)) for path in paths]
 
 
+def scaling_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
+    """Every committed scaling study in ``output_dir``, by file name."""
+    paths = sorted(Path(output_dir).glob("scaling_*.csv"))
+    return [(path.name, pd.read_csv(path)) for path in paths]
+
+
 def timing_runs(output_dir: str | Path) -> list[tuple[str, dict[str, Timing]]]:
     """The models each committed interleaved run timed, by file name: DynaMixer-S and ViP-S/7
     in each fast-path report, every model of each (whole) zoo table."""
@@ -117,7 +123,13 @@ def _write(
     output_dir: Path,
 ) -> list[Path]:
     written = []
-    audit = build_audit(measurements, results, table4_frames(output_dir), timing_runs(output_dir))
+    audit = build_audit(
+        measurements,
+        results,
+        table4_frames(output_dir),
+        timing_runs(output_dir),
+        scaling_frames(output_dir),
+    )
     for number, frame in frames.items():
         spec = TABLE_SPECS[number]
         stem = output_dir / f"table{number}"

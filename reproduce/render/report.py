@@ -34,6 +34,8 @@ def _where(check: Check) -> str:
     """The first screen's row for a check: its table, the prose, or the paper's sources."""
     if check.kind == "source":
         return "Sources"
+    if check.kind == "complexity":
+        return "Growth with input size"
     return f"Table {check.table}" if check.table is not None else "Prose"
 
 
@@ -61,7 +63,7 @@ def _checks_table(checks: Sequence[Check], device: bool = False) -> str:
 
 def _counts(checks: Sequence[Check]) -> pd.DataFrame:
     """Checks per verdict, per table (and for the prose and the sources), with totals."""
-    order = [f"Table {n}" for n in range(1, 10)] + ["Prose", "Sources"]
+    order = [f"Table {n}" for n in range(1, 10)] + ["Prose", "Sources", "Growth with input size"]
     counts = Counter((_where(c), c.verdict) for c in checks)
     rows = []
     for where in [w for w in order if any(k[0] == w for k in counts)]:
@@ -165,6 +167,15 @@ def _sections(audit: Audit) -> list[str]:
         + "is inconclusive at this noise, and on a CPU every check is indicative only.",
         "",
         _checks_table(speed, device=True),
+        "",
+        "## How cost grows with the input: the families' own claims",
+        "",
+        "From the committed scaling study (`results/scaling_*.md`): whether each family that "
+        + "claims other input sizes ran at them, CycleMLP's linear complexity (MACs, and the "
+        + "measured seconds with the interval of the per-round slopes), the fixed-grid "
+        + "families' growth as measured, and DynaMixer's Section 3.1 term.",
+        "",
+        _checks_table([c for c in checks if c.kind == "complexity"], device=True),
         "",
         "## Claims that need no training",
         "",
