@@ -38,7 +38,7 @@ from reproduce.tables.counts import (
     read_committed,
 )
 from reproduce.tables.frames import table_frame
-from reproduce.tables.model_zoo import zoo_frame, zoo_keys
+from reproduce.tables.model_zoo import route_ratios, zoo_frame, zoo_keys
 from reproduce.tables.specs import COUNTED_TABLES, TABLE_SPECS, MeasureKey, measure_keys
 from reproduce.tables.table1 import table1_frame
 from reproduce.training.store import KINDS, load_results
@@ -73,6 +73,15 @@ def table4_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
     """Every measured Table 4 CSV in ``output_dir`` (quick runs left out), by file name."""
     paths = sorted(p for p in Path(output_dir).glob("table4*.csv") if "quick" not in p.stem)
     return [(path.name, pd.read_csv(path)) for path in paths]
+
+
+def _route_ratios(output_dir: Path) -> pd.DataFrame:
+    """The faster routes' ratios in every committed MLP timing table."""
+    frames = [
+        route_ratios(pd.read_csv(path), path.name)
+        for path in sorted(Path(output_dir).glob("mlp_zoo_*.csv"))
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def scaling_frames(output_dir: str | Path) -> list[tuple[str, pd.DataFrame]]:
@@ -139,7 +148,10 @@ def _write(
     zoo = zoo_frame(measurements)
     environment = counting_environment(measurements)
     written.append(
-        write_text_atomic(output_dir / "model_zoo.md", render_zoo(zoo, environment.ptflops_version))
+        write_text_atomic(
+            output_dir / "model_zoo.md",
+            render_zoo(zoo, environment.ptflops_version, _route_ratios(output_dir)),
+        )
     )
     written.append(write_text_atomic(output_dir / "model_zoo.csv", zoo.to_csv(index=False)))
     frame1 = table1_frame(measurements)

@@ -169,6 +169,11 @@ def _notes_sentence(frame: pd.DataFrame) -> str:
         sentences.append("S²-MLPv2 is a reconstruction (no official code)")
     if len(frame[frame["model"] == "mixer_b16_224"]) > 1:
         sentences.append("Mixer-B/16 and Mixer-B/16† are one timm model with two printed top-1s")
+    if any("cycle_fc=" in model for model in models):
+        sentences.append(
+            "CycleMLP is timed on its authors' Cycle FC (torchvision's deform_conv2d) and on the "
+            + "zoo's shift + linear (the same weights and numbers)"
+        )
     if any(model.endswith("(fused=False)") for model in models):
         sentences.append(
             f"{OWN_MODEL} is timed on its authors' computation (fused=False) and on the fused "

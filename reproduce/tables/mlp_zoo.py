@@ -53,6 +53,9 @@ DEFAULT_ZOO_SWEEP = Sweep(reference=REFERENCE_MODEL)
 RELEASED_FAMILIES = {"CycleMLP": "cyclemlp"}
 #: How the paths of a model with a fused fast path are labelled.
 PATHS = {False: "authors' computation", True: "fused"}
+#: The released CycleMLP models are timed on the authors' Cycle FC (torchvision's
+#: deform_conv2d) and on the zoo's (a shift and a linear layer): the same numbers, two routes.
+CYCLE_FC_PATHS = {"deform_conv": "authors' computation", "shift": "shift + linear"}
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,17 @@ def _row_entries(row: PaperRow) -> list[ZooEntry]:
 
 
 def _released_entries(family: str) -> list[ZooEntry]:
-    """The released models of a family whose paper rows have no code."""
+    """The released models of a family whose paper rows have no code (CycleMLP: each on both
+    routes of its Cycle FC)."""
+    note = "released family (not a paper row)"
+    if family != "cyclemlp":
+        return [ZooEntry(_released_label(n), ModelSpec(n), None, note) for n in list_models(family)]
     return [
-        ZooEntry(_released_label(name), ModelSpec(name), None, "released family (not a paper row)")
+        ZooEntry(
+            _released_label(name), ModelSpec(name, {"cycle_fc": route}), None, f"{note}, {path}"
+        )
         for name in list_models(family)
+        for route, path in CYCLE_FC_PATHS.items()
     ]
 
 

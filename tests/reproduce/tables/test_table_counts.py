@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.counting import count_flops, count_params, skip_meta_init
+from common.files import RESULTS_DIR
 from reproduce.paper import TABLES
 from reproduce.tables.counts import (
     Measurement,
@@ -16,6 +17,7 @@ from reproduce.tables.counts import (
     read_committed,
 )
 from reproduce.tables.frames import table_frame
+from reproduce.tables.model_zoo import route_ratios
 from reproduce.tables.specs import (
     COUNTED_TABLES,
     TABLE_SPECS,
@@ -106,3 +108,18 @@ def test_each_distinct_model_is_counted_once() -> None:
     rows = [row for n in COUNTED_TABLES for row in TABLES[n].rows if row_key(row) == dynamixer_s]
     assert len(rows) == 3  # Tables 2 and 3, and Table 8's first row (the others pin overrides)
     assert keys.count(dynamixer_s) == 1
+
+
+def test_the_zoos_faster_routes_are_measured_against_the_authors_computation() -> None:
+    """From the committed MLP timing table: each fused DynaMixer against its authors' path,
+    from the rounds the two shared (the table's own numbers, recomputed)."""
+    timing = pd.read_csv(RESULTS_DIR / "mlp_zoo_cpu.csv")
+    ratios = route_ratios(timing, "mlp_zoo_cpu.csv").set_index("model")
+    assert {"dynamixer_s", "dynamixer_m", "dynamixer_l"} <= set(ratios.index)
+    fused = timing.set_index("model")
+    for name in ("dynamixer_s", "dynamixer_m", "dynamixer_l"):
+        rates = fused["infer_samples_per_sec"]
+        medians = rates[f"{name}(fused=True)"] / rates[f"{name}(fused=False)"]
+        row = ratios.loc[name]
+        assert row["ratio_low"] <= row["ratio"] <= row["ratio_high"]
+        assert row["ratio"] == pytest.approx(medians, rel=0.1)  # median of ratios vs ratio
