@@ -30,13 +30,10 @@ from reproduce.tables.table4 import (
     QUICK,
     TABLE,
     TABLE_BATCH_SIZE,
-    Table4Job,
-    Table4Result,
     row_spec,
-    submit_table4,
-    table4_frame,
     table4_rows,
 )
+from reproduce.tables.table4_measurement import Table4Job, Table4Result, submit_table4, table4_frame
 
 __all__ = ["Options", "main", "make_parser", "parse_options", "write_outputs"]
 

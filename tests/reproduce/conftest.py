@@ -18,7 +18,7 @@ from reproduce.render.table4 import render_table4, table4_stem
 from reproduce.tables.counts import Measurement
 from reproduce.tables.frames import table_frame
 from reproduce.tables.specs import TABLE_SPECS, MeasureKey, measure_keys
-from reproduce.tables.table4 import RowMeasurement, Table4Result, table4_frame
+from reproduce.tables.table4_measurement import RowMeasurement, Table4Result, table4_frame
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
 ENVIRONMENT = Environment(

@@ -10,7 +10,7 @@ import pytest
 import benchmarks.settings as settings_module
 from benchmarks.settings import ThroughputSettings
 from reproduce.commands import table4 as table4_command
-from reproduce.tables.table4 import table4_frame
+from reproduce.tables.table4_measurement import table4_frame
 from tests.reproduce.conftest import ENVIRONMENT, fixed_result, render, stem
 
 BF16 = ThroughputSettings(batch_size=32, amp="bf16", warmup=1, iters=3)

@@ -15,8 +15,8 @@ from benchmarks.settings import ThroughputSettings
 from common.files import RESULTS_DIR
 from common.launch import SlurmOptions
 from reproduce.commands import table4 as table4_command
-from reproduce.tables import table4
-from reproduce.tables.table4 import Table4Job, table4_frame
+from reproduce.tables import table4_measurement
+from reproduce.tables.table4_measurement import Table4Job, table4_frame
 from tests.conftest import refusal
 from tests.reproduce.conftest import (
     ORDER,
@@ -119,7 +119,9 @@ def test_slurm_executor_builds_one_job_with_the_requested_resources(
     )
     assert options.settings == ThroughputSettings(device="cuda", amp="bf16", warmup=10, iters=50)
     job = Table4Job(options.models, options.settings, options.quick)
-    submitted = table4.submit_table4(job, options.executor, options.log_dir, options.slurm)
+    submitted = table4_measurement.submit_table4(
+        job, options.executor, options.log_dir, options.slurm
+    )
     assert submitted.job_id == "4242"
     script = (stand_in_slurm / "submitted.sh").read_text()
     for line in (

@@ -10,7 +10,7 @@ from benchmarks.settings import ThroughputSettings
 from reproduce.claims.speed import table4_claims
 from reproduce.render.table4 import claim_line
 from reproduce.render.text import gpu_short_name
-from reproduce.tables.table4 import table4_frame
+from reproduce.tables.table4_measurement import table4_frame
 from tests.reproduce.conftest import (
     ENVIRONMENT,
     MACS,

@@ -7,7 +7,7 @@ import torch
 
 from benchmarks.settings import ThroughputSettings
 from reproduce.tables import table4
-from reproduce.tables.table4 import Table4Job
+from reproduce.tables.table4_measurement import Table4Job
 from tests.reproduce.conftest import (
     TABLE,
 )
