@@ -83,10 +83,8 @@ LATENCY_ROUNDS = {"cpu": (3, 30), "cuda": (20, 200)}
 #: (warm-up rounds, timed rounds) per device type. On a 2-core CPU a batch-32 forward pass of a
 #: 7-GMAC model takes seconds, so a few rounds are all a run can afford; GPUs use timm's counts.
 DEFAULT_ROUNDS = {"cpu": (1, 3), "cuda": (10, 40)}
-# Warm-up runs at the timed batch by default. A smaller warm-up batch saves time but leaves the
-# new batch shape's first-call costs in the first timed round: after warming up at batch 2, the
-# zoo's first batch-32 round ran 1.3x slower than its second on average (up to 1.75x) on a quiet
-# 2-core Xeon; --warmup-batch-size is still there for a quick look.
+# Warm-up runs at the timed batch by default: a smaller warm-up batch leaves the new shape's
+# first-call costs in the first timed round (measured: README, "Measurement notes").
 
 
 @dataclass(frozen=True)

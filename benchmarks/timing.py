@@ -4,14 +4,12 @@ Every timing in the suite (Table 4, the fast-path report, the zoo benchmark) goe
 :func:`time_interleaved`: each round calls every case once, in turn, each call bracketed by
 device synchronisation, after untimed warm-up rounds. A change of machine load or clock during
 a run then hits every case alike, so the ratios between them are steadier than those of cases
-timed one after another (on a 2-core CPU, two sequential Table 4 runs an hour apart put ViP-M/7
-at 1.55 and 1.70 img/s). :func:`measure_throughputs` builds zoo or timm models and times their
+timed one after another (the README's "Measurement notes" say by how much). :func:`measure_throughputs` builds zoo or timm models and times their
 inference (eval mode, inference mode) or a training step (forward, backward, optimizer step)
 with timm's benchmark discipline (warm-up, then median and spread of the timed batches).
 :mod:`benchmarks.gemm` times its yardstick (one large matmul) with the same timer.
 
-Every argument is checked by :func:`~benchmarks.settings.validate` (re-exported here with the
-settings) before any model is built, so a bad device, precision, batch size or model name fails
+Every argument is checked by :func:`~benchmarks.settings.validate` before any model is built, so a bad device, precision, batch size or model name fails
 in milliseconds with a message naming the bad value.
 """
 
@@ -161,10 +159,8 @@ def measure_throughputs(
     """:func:`measure_throughput` for several models side by side, one record each.
 
     Every model is built first; then warm-up and timed rounds (:func:`time_interleaved`) each
-    run one batch of every model in turn. A change of machine load or clock during the run then hits
-    all models alike, so the ratios between them are steadier than those of models timed one
-    after another (on a 2-core CPU, two sequential Table 4 runs an hour apart put ViP-M/7 at
-    1.55 and 1.70 img/s). The load averages are those of the whole run. ``step`` is "inference"
+    run one batch of every model in turn, so a change of machine load hits all models alike.
+    The load averages are those of the whole run. ``step`` is "inference"
     or "train" (forward, cross-entropy, backward and an SGD step, timm's train benchmark);
     ``input_sizes`` maps a model's label to its own input size (default: the settings' one);
     ``after_warmup`` is :func:`time_interleaved`'s hook. With ``failures`` (a dict to fill),
