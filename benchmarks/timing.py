@@ -2,15 +2,17 @@
 
 Every timing in the suite (Table 4, the fast-path report, the zoo benchmark) goes through
 :func:`time_interleaved`: each round calls every case once, in turn, each call bracketed by
-device synchronisation, after untimed warm-up rounds. A change of machine load or clock during
-a run then hits every case alike, so the ratios between them are steadier than those of cases
-timed one after another (the README's "Measurement notes" say by how much). :func:`measure_throughputs` builds zoo or timm models and times their
-inference (eval mode, inference mode) or a training step (forward, backward, optimizer step)
-with timm's benchmark discipline (warm-up, then median and spread of the timed batches).
-:mod:`benchmarks.gemm` times its yardstick (one large matmul) with the same timer.
+device synchronisation, after untimed warm-up rounds. A change of machine load or clock during a
+run then hits every case alike, so the ratios between them are steadier than those of cases
+timed one after another (the README's "Measurement notes" say by how much).
+:func:`measure_throughputs` builds zoo or timm models and times their inference (eval mode,
+inference mode) or a training step (forward, backward, optimizer step) with timm's benchmark
+discipline (warm-up, then median and spread of the timed batches). :mod:`benchmarks.gemm` times
+its yardstick (one large matmul) with the same timer.
 
-Every argument is checked by :func:`~benchmarks.settings.validate` before any model is built, so a bad device, precision, batch size or model name fails
-in milliseconds with a message naming the bad value.
+Every argument is checked by :func:`~benchmarks.settings.validate` before any model is built, so
+a bad device, precision, batch size or model name fails in milliseconds with a message naming
+the bad value.
 """
 
 from __future__ import annotations
