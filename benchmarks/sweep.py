@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import gc
 import math
-import os
-import socket
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,13 +29,12 @@ from timm.utils import decay_batch_step
 from benchmarks.counting import count_flops, count_params, skip_meta_init
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.memory import step_memory
-from benchmarks.ratios import ratio_interval
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
+from benchmarks.rows import finish_row, model_row
 from benchmarks.settings import ThroughputSettings, validate
 from benchmarks.suite import (
     ASSUMED_MFU,
     FLOP_PER_MAC,
-    TIMM_PREFIXES,
     TRAIN_FLOP_FACTOR,
     estimate_reporter,
     note,
@@ -53,8 +50,6 @@ __all__ = [
     "Sweep",
     "SweepResult",
     "failure_status",
-    "finish_row",
-    "model_row",
     "plan_groups",
     "run_sweep",
 ]
@@ -126,13 +121,6 @@ def _free_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _where() -> dict[str, object]:
-    """Which node measured a row (and which array task, under Slurm)."""
-    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID") or ""
-    task = os.environ.get("SLURM_ARRAY_TASK_ID", "")
-    return {"node": socket.gethostname(), "slurm_job": job, "slurm_task": task}
-
-
 class _Group:
     """One group's timing: the reference and a few models, interleaved, every step."""
 
@@ -169,49 +157,6 @@ class _Group:
             del measured
             _free_memory(torch.device(self.settings.device))
         return records, statuses
-
-
-def _step_columns(
-    record: Throughput, macs: int, peak: float, reference: Sequence[float] | None
-) -> dict[str, object]:
-    """One step's columns: timm's names first, then spread, percentiles, ratio and MFU."""
-    prefix = TIMM_PREFIXES[record.step]
-    rate = record.median_images_per_s
-    flop_per_image = FLOP_PER_MAC * macs * (TRAIN_FLOP_FACTOR if record.step == "train" else 1)
-    step_ms = sorted(1000 * s for s in record.batch_seconds)
-    columns: dict[str, object] = {
-        f"{prefix}_img_size": record.input_size[-1],
-        f"{prefix}_batch_size": record.batch_size,
-        f"{prefix}_samples_per_sec": rate,
-        f"{prefix}_step_time": 1000 * record.batch_size / rate,  # ms, of the median rate
-        f"{prefix}_samples_per_sec_min": record.min_images_per_s,
-        f"{prefix}_samples_per_sec_max": record.max_images_per_s,
-        f"{prefix}_step_time_p90": _percentile(step_ms, 0.90),
-        f"{prefix}_step_time_p99": _percentile(step_ms, 0.99),
-        f"{prefix}_rounds": len(record.batch_seconds),
-        f"{prefix}_batch_seconds": " ".join(f"{s:.4f}" for s in record.batch_seconds),
-        f"{prefix}_mfu": flop_per_image * rate / (peak * 1e9) if peak > 0 else math.nan,
-        f"{prefix}_load_average": " ".join(
-            f"{v:.2f}"
-            for v in (record.load_average_before, record.load_average_after)
-            if v is not None
-        ),
-    }
-    if reference is not None and len(reference) == len(record.batch_seconds):
-        ratio = ratio_interval(record.batch_seconds, reference)
-        columns |= {
-            f"{prefix}_vs_reference": ratio.median,
-            f"{prefix}_vs_reference_low": ratio.low,
-            f"{prefix}_vs_reference_high": ratio.high,
-        }
-    return columns
-
-
-def _percentile(sorted_values: Sequence[float], share: float) -> float:
-    """The nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return math.nan
-    return sorted_values[min(len(sorted_values) - 1, math.ceil(share * len(sorted_values)) - 1)]
 
 
 def run_sweep(
@@ -425,35 +370,6 @@ def _retry(
     return STATUS_OOM, {}, {}, f"out of memory down to batch {batch}"
 
 
-def model_row(
-    spec: ModelSpec,
-    params: ParamCount | None,
-    flops: FlopCount | None,
-    status: str,
-    records: Mapping[str, Throughput],
-    peak: float,
-    anchor: Mapping[str, Sequence[float]] | None,
-) -> dict[str, object]:
-    """One model's row: timm's columns, then the suite's, then where it was measured."""
-    row: dict[str, object] = {"model": spec.label}
-    macs = flops.macs if flops is not None else 0
-    for step, record in records.items():
-        row |= _step_columns(record, macs, peak, (anchor or {}).get(step))
-    if params is not None:
-        row["param_count"] = params.params / 1e6
-    if flops is not None:
-        row["infer_gmacs"] = flops.macs / 1e9
-    row |= {
-        "name": spec.name,
-        "overrides": repr(dict(spec.overrides)) if spec.overrides else "",
-        "source": spec.source,
-        "params": params.params if params is not None else None,
-        "macs": flops.macs if flops is not None else None,
-        "status": status,
-    }
-    return row | _where()
-
-
 def _reference_row(
     spec: ModelSpec,
     count: tuple[ParamCount | None, FlopCount | None, str],
@@ -474,45 +390,3 @@ def _reference_row(
         )
     row = model_row(spec, count[0], count[1], STATUS_OK, pooled, peak, seconds)
     return row | {"group": 0, "batch_note": ""}
-
-
-def finish_row(
-    row: dict[str, object],
-    settings: ThroughputSettings,
-    environment: Environment,
-    peak: float,
-    wall: float,
-    count: tuple[ParamCount | None, FlopCount | None, str] | None,
-    reference: str,
-) -> None:
-    """The run-level columns, the same on every row this call measured; MFU at the final peak."""
-    for prefix in TIMM_PREFIXES.values():
-        if f"{prefix}_samples_per_sec" in row and row.get("macs"):
-            factor = TRAIN_FLOP_FACTOR if prefix == "train" else 1
-            achieved = FLOP_PER_MAC * row["macs"] * factor * row[f"{prefix}_samples_per_sec"]
-            row[f"{prefix}_mfu"] = achieved / (peak * 1e9) if peak > 0 else math.nan
-    flops = count[1] if count else None
-    row |= {
-        "reference": reference,
-        "gemm_peak_gflops": peak,
-        "precision": settings.precision,
-        "requested_batch_size": settings.batch_size,
-        "channels_last": settings.channels_last,
-        "compile_mode": settings.compile_mode if settings.compile else "",
-        "warmup": settings.warmup,
-        "warmup_batch_size": settings.warmup_batch,
-        "iters": settings.iters,
-        "device": environment.device,
-        "device_name": environment.device_name,
-        "cpu_bf16": environment.cpu_bf16_text,
-        "native_bf16": environment.native_bf16,
-        "threads": environment.threads,
-        "cpu_count": environment.cpu_count,
-        "torch": environment.torch_version,
-        "timm": environment.timm_version,
-        "ptflops": environment.ptflops_version,
-        "python": environment.python_version,
-        "flop_counter": flops.counter if flops is not None else "",
-        "date": environment.date,
-        "wall_seconds": wall,
-    }

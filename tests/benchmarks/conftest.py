@@ -8,9 +8,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
+from benchmarks.rows import finish_row, model_row
 from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import BenchmarkRun
-from benchmarks.sweep import STATUS_OK, finish_row, model_row
+from benchmarks.sweep import STATUS_OK
 from common.environment import Environment
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
