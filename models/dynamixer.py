@@ -138,8 +138,12 @@ class DynaMixerOp(nn.Module):
             # in a 32x32 stage) are written once, not filled with the bias and then accumulated.
             flat = torch.cat([flat, flat.new_ones(flat.shape[0], 1)], dim=1)
             weight = torch.cat([self.generate.weight, self.generate.bias.unsqueeze(1)], dim=1)
+            # generate's units come as (input token, output token); taken as (output, input),
+            # the softmax over the input tokens runs along contiguous rows (not a strided
+            # column) and its result is the mixing matrix itself, with no transpose.
+            weight = weight.reshape(N, N, -1).transpose(0, 1).reshape(N * N, -1)
             logits = F.linear(flat, weight).reshape(-1, N, N)
-            return logits.softmax(dim=-2).transpose(1, 2)
+            return softmax_in_own_dtype(logits)
         if self.dense is not None:
             # Token (h, w) generates its own row of weights: it is the output token of its line.
             logits = self.dense(x).reshape(B, H, W, S, N).permute(order).reshape(-1, N, N)
@@ -175,8 +179,23 @@ def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-# An opaque call in torch.fx graphs, decided when the graph runs (autocast is runtime state).
+def softmax_in_own_dtype(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dimension in the logits' own dtype.
+
+    CUDA's autocast runs softmax in fp32 (two casts and an fp32 pass over rows of only 16 or 32
+    logits) and the mixing product casts the result back to half precision anyway; the
+    half-precision kernels subtract each row's maximum and accumulate in fp32, so the weights
+    they give are the fp32 ones rounded (tested against fp32). CPU autocast keeps bf16 already.
+    """
+    if not torch.jit.is_scripting() and logits.dtype in (torch.bfloat16, torch.float16):
+        with torch.autocast(logits.device.type, enabled=False):
+            return logits.softmax(dim=-1)
+    return logits.softmax(dim=-1)
+
+
+# Opaque calls in torch.fx graphs, decided when the graph runs (autocast is runtime state).
 torch.fx.wrap("to_autocast_dtype")
+torch.fx.wrap("softmax_in_own_dtype")
 
 
 class DynaMixerBlock(nn.Module):

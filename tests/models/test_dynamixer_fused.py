@@ -287,3 +287,18 @@ def test_contiguous_tokens_change_no_number_of_vip():
         reference = vip(images)
         vip.contiguous_tokens = True
         assert (vip(images) - reference).abs().max().item() <= 1e-5
+
+
+def test_softmax_in_its_own_dtype_is_the_fp32_softmax_rounded() -> None:
+    """Under bf16 autocast the fused path's mixing weights stay bf16 (on a GPU autocast would
+    take them through fp32), and they are the fp32 softmax's weights to bf16's precision; in
+    fp32 nothing changes."""
+    from models.dynamixer import softmax_in_own_dtype
+
+    logits = torch.randn(64, 32, 32, generator=torch.Generator().manual_seed(0)) * 4
+    exact = logits.softmax(dim=-1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        weights = softmax_in_own_dtype(logits.bfloat16())
+    assert weights.dtype == torch.bfloat16
+    torch.testing.assert_close(weights.float(), exact, rtol=1e-2, atol=2e-3)
+    torch.testing.assert_close(softmax_in_own_dtype(logits), exact, rtol=0, atol=0)
