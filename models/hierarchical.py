@@ -31,8 +31,20 @@ def check_input_size(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x
 
 
-# Keep the size check a single opaque call in torch.fx graphs (shapes are proxies there).
+def check_input_multiple(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """Raise a ValueError naming the size when an image's sides are not multiples of the
+    patch and stage strides (for a model whose mixers take any grid)."""
+    if x.shape[-2] % stride or x.shape[-1] % stride:
+        raise ValueError(
+            f"this model takes images whose sides are multiples of {stride}; "
+            + f"got {x.shape[-2]}x{x.shape[-1]}"
+        )
+    return x
+
+
+# Keep the size checks single opaque calls in torch.fx graphs (shapes are proxies there).
 torch.fx.wrap("check_input_size")
+torch.fx.wrap("check_input_multiple")
 
 
 def square_size(img_size: int | Sequence[int]) -> int:
@@ -100,6 +112,11 @@ class HierarchicalMixer(nn.Module):
     changes. The token grid is fixed by ``img_size // patch_size``.
     """
 
+    #: Whether the token mixers' weights are sized to one token grid (ViP, DynaMixer); a
+    #: subclass whose mixers take any grid (S²-MLPv2's shifts) sets False and runs the same
+    #: weights at any input side that its patch and stage strides divide.
+    FIXED_GRID: bool = True
+
     def __init__(
         self,
         layers: Sequence[int],
@@ -141,6 +158,8 @@ class HierarchicalMixer(nn.Module):
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dims[0])
         self.feature_info = []
+        self.fixed_grid = self.FIXED_GRID  # instance attributes: TorchScript reads these
+        self.grid_stride = patch_size * 2 ** sum(bool(t) for t in transitions[: len(layers) - 1])
         self.stage_indices = []
         self.network = self._build_network(
             layers,
@@ -224,7 +243,10 @@ class HierarchicalMixer(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H', W', D): NHWC, see ``output_fmt``."""
-        x = check_input_size(x, self.img_size, self.img_size)
+        if self.fixed_grid:
+            x = check_input_size(x, self.img_size, self.img_size)
+        else:
+            x = check_input_multiple(x, self.grid_stride)
         x = self.tokens(self.patch_embed(x).permute(0, 2, 3, 1))
         for stage in self.network:
             if self.grad_checkpointing and not torch.jit.is_scripting():
@@ -258,7 +280,10 @@ class HierarchicalMixer(nn.Module):
         take_indices, max_index = feature_take_indices(len(self.stage_indices), indices)
         last_module = self.stage_indices[max_index] if stop_early else len(self.network) - 1
         intermediates = []
-        x = check_input_size(x, self.img_size, self.img_size)
+        if self.fixed_grid:
+            x = check_input_size(x, self.img_size, self.img_size)
+        else:
+            x = check_input_multiple(x, self.grid_stride)
         x = self.tokens(self.patch_embed(x).permute(0, 2, 3, 1))
         stage_index = 0
         for module_index, module in enumerate(self.network):

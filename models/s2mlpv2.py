@@ -106,8 +106,13 @@ class SpatialShiftMixer(nn.Module):
 class S2MLPv2(HierarchicalMixer):
     """S²-MLPv2 (reconstruction): :class:`HierarchicalMixer` with :class:`SpatialShiftMixer`s.
 
+    Its mixer is shifts and channel operations, so the same weights run at any input side the
+    patch (7) and the one downsampling (2) divide: the grid is not fixed (``FIXED_GRID``).
+
     ``forward_features`` returns NHWC tokens (``output_fmt = "NHWC"``).
     """
+
+    FIXED_GRID = False
 
     def __init__(self, **kwargs: Any) -> None:
         def token_mixer(stage: int, dim: int, side: int) -> nn.Module:
@@ -158,7 +163,10 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
             "and ViP-M/7 skeletons",
             "computation: no authors' code to compare with (a reconstruction); spatial shifts as "
             "zero-padded, cropped copies of each channel group; no alternative",
+            "input size: the mixer is shifts and channel operations, so the same weights run at "
+            "any side that is a multiple of 14 (the paper's ImageNet runs use 224)",
         ),
+        fixed_input_size=False,
         **kwargs,
     )
 

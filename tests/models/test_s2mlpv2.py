@@ -78,11 +78,13 @@ def test_logits_pinned():
 # 3. Bad input.
 
 
-def test_wrong_image_size_is_a_clear_error(skip_weight_init):
+def test_other_sides_run_the_same_weights_and_a_wrong_one_is_a_clear_error(skip_weight_init):
+    """The mixer is shifts and channel operations: the grid is not fixed, only its strides."""
     with torch.device("meta"):
         model = timm.create_model("s2mlpv2_s7")
+        assert model(torch.randn(1, 3, 280, 154)).shape == (1, 1000)
     for method in (model, model.forward_features):
-        with pytest.raises(ValueError, match=r"accepts only 224x224 images; got 192x160"):
+        with pytest.raises(ValueError, match=r"sides are multiples of 14; got 192x160"):
             method(torch.randn(1, 3, 192, 160, device="meta"))
 
 
@@ -214,7 +216,7 @@ def test_features_head_and_reset_classifier(small, small_run):
 def test_pretrained_cfg(small):
     cfg = small.pretrained_cfg
     assert cfg["notes"][0].startswith("reconstruction: no official PyTorch code")
-    assert cfg["fixed_input_size"] is True
+    assert cfg["fixed_input_size"] is False  # the same weights at any side of 14k
     assert cfg["input_size"] == (3, 224, 224)
     assert cfg["pool_size"] == (16, 16)  # 224 / 7 = 32 tokens a side, halved once
     assert cfg["paper_ids"] == "arXiv:2108.01072"
