@@ -269,7 +269,9 @@ class _SweepRun:
             reference, self.counts[self.reference], self.reference_records,
             self.reference_seconds, self.peak,
         )  # fmt: skip
-        self._keep(self.reference, row | self._memory(self.reference, STATUS_OK))
+        earlier = self.rows.get(self.reference, {})
+        memory = {k: v for k, v in earlier.items() if "memory" in k}  # measured in group 1
+        self._keep(self.reference, row | (memory or self._memory(self.reference, STATUS_OK)))
         _free_memory(torch.device(self.settings.device))
 
     def _memory(self, label: str, status: str) -> dict[str, object]:
