@@ -109,18 +109,20 @@ def _linear_checks(claim: SizeClaim, row: pd.Series, name: str, device: str) -> 
 
 def _growth_check(row: pd.Series, name: str, device: str) -> Check:
     """A fixed-grid family's growth as measured (none of them claims anything about it)."""
-    slope = row.get("time_slope")
-    timed = f"; time as pixels^{float(slope):.2f}" if pd.notna(slope) else ""
-    macs = (
-        f"MACs as pixels^{float(row['macs_slope']):.2f}" if pd.notna(row.get("macs_slope")) else ""
-    )
+    parts = []
+    if pd.notna(row.get("macs_slope")):
+        parts.append(f"MACs as pixels^{float(row['macs_slope']):.2f}")
+    if pd.notna(row.get("time_slope")):
+        parts.append(f"time as pixels^{float(row['time_slope']):.2f}")
+    parts += [f"params {row['params_range']}", f"sides {row['sizes'] or '–'}"]
+    if row.get("not_run"):
+        parts.append(f"could not take {row['not_run']}")
     return Check(
         source=f"scaling study ({name})",
         subject=f"{row.name}: growth with input size",
         kind="complexity",
         paper="token mixing sized to one grid (no claim about other sizes)",
-        measured=(macs + timed + f"; params {row['params_range']}; sides {row['sizes'] or '–'}")
-        + (f"; could not take {row['not_run']}" if row.get("not_run") else ""),
+        measured="; ".join(parts),
         verdict=INDICATIVE,
         why="as measured: what a reader of the table should expect when the input grows",
         device=device,
