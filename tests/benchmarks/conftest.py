@@ -3,6 +3,7 @@ fixed records (no model is built)."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
@@ -89,12 +90,13 @@ def fixed_rows(
 
 
 def _overrides(label: str) -> dict[str, object]:
-    """'dynamixer_s(fused=False)' -> {'fused': False}: the labels ModelSpec writes."""
+    """'dynamixer_s(fused=False)' -> {'fused': False}, "x(cycle_fc='shift')" -> {'cycle_fc':
+    'shift'}: the labels ModelSpec writes (values as repr writes them)."""
     if "(" not in label:
         return {}
     inner = label.split("(", 1)[1].rstrip(")")
     pairs = (item.split("=", 1) for item in inner.split(", "))
-    return {key: {"False": False, "True": True}.get(value, value) for key, value in pairs}
+    return {key: ast.literal_eval(value) for key, value in pairs}
 
 
 def _throughput(

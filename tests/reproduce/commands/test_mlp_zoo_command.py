@@ -87,7 +87,7 @@ def test_a_tiny_real_run_of_two_small_models(
     argv = ["--models", "convmlp_s", "cyclemlp_b1", "--batch-size", "1", "--iters", "2"]
     assert zoo_command.main([*argv, "--output-dir", str(tmp_path)]) == 0
     frame = pd.read_csv(tmp_path / "mlp_zoo_cpu_batch1_subset.csv")
-    assert list(frame["label"]) == ["ConvMLP-S", "CycleMLP-B1"]
+    assert list(frame["label"]) == ["ConvMLP-S", "CycleMLP-B1", "CycleMLP-B1"]  # both routes
     assert (frame["infer_samples_per_sec"] > 0).all() and set(frame["infer_img_size"]) == {224}
     assert frame["paper_top1"].tolist()[0] == 76.8 and pd.isna(frame["paper_top1"].tolist()[1])
     assert (tmp_path / "mlp_zoo_cpu_batch1_subset.png").stat().st_size > 0

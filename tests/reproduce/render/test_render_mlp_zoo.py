@@ -25,7 +25,8 @@ SECONDS = {
     "mixer_b16_224": [4.0, 4.0, 4.0],
     "resmlp_s24": [2.0, 4.0, 2.0],
     "s2mlpv2_s7": [3.0, 3.0, 3.0],
-    "cyclemlp_b1": [1.0, 1.0, 1.0],
+    "cyclemlp_b1(cycle_fc='deform_conv')": [2.0, 2.0, 2.0],
+    "cyclemlp_b1(cycle_fc='shift')": [1.0, 1.0, 1.0],
     "dynamixer_s(fused=False)": [8.0, 8.0, 8.0],
     "dynamixer_s(fused=True)": [2.0, 2.0, 2.0],
 }
@@ -47,11 +48,13 @@ def test_table_cells_say_what_is_measured_and_what_is_the_papers() -> None:
         "ResMLP-S24",
         "S²-MLPv2-Small/7",
         "CycleMLP-B1",
+        "CycleMLP-B1",
         "DynaMixer-S",
         "DynaMixer-S",
     ]
     rows = table.set_index("timed as")
-    assert rows.loc["`cyclemlp_b1`, released family (not a paper row)", "Top-1 (%), paper"] == "—"
+    shift = "`cyclemlp_b1(cycle_fc='shift')`, released family (not a paper row), shift + linear"
+    assert rows.loc[shift, "Top-1 (%), paper"] == "—"
     assert "`s2mlpv2_s7`, reconstruction (no official code)" in rows.index
     fused = rows.loc["`dynamixer_s(fused=True)`, fused"]
     # ResMLP-S24 over DynaMixer-S fused, per round: 1, 2, 1.
@@ -68,7 +71,7 @@ def test_caption_says_where_how_and_what_the_labels_mean() -> None:
         "Test CPU 9000, cpu, 2 threads, fp32",
         "batch 32, 3×224×224 input",
         "median images/s of 3 timed batches [min–max] after 1 warm-up round(s) at batch 2",
-        "all 6 models interleaved",
+        "all 7 models interleaved",
         "median [a 95% distribution-free interval for the median of the per-round ratios",
         "100.0 GFLOP/s",
         "Top-1 is the paper's Table 2 (not measured)",
@@ -76,6 +79,7 @@ def test_caption_says_where_how_and_what_the_labels_mean() -> None:
         "S²-MLPv2 is a reconstruction",
         "Mixer-B/16 and Mixer-B/16† are one timm model",
         "authors' computation (fused=False) and on the fused fast path",
+        "CycleMLP is timed on its authors' Cycle FC (torchvision's deform_conv2d)",
         "torch 2.14.1, timm 1.0.31; 2026-01-02T03:04:05+00:00",
     ):
         assert text in caption, text
@@ -133,12 +137,13 @@ def test_without_the_reference_row_the_ratio_column_is_blank() -> None:
 def test_a_partial_run_and_a_failed_model_render_and_say_so() -> None:
     names = ["mixer_b16_224", "resmlp_s24", "s2mlpv2_s7", "cyclemlp_b1", "dynamixer_s"]
     measured = {k: v for k, v in SECONDS.items() if not k.startswith("dynamixer")}
-    rows = fixed_rows(measured, statuses={"cyclemlp_b1": "oom"})
+    rows = fixed_rows(measured, statuses={"cyclemlp_b1(cycle_fc='shift')": "oom"})
     frame = mlp_zoo_frame(rows, select_entries(zoo_entries(), names))
     text = render_mlp_zoo(frame)
-    assert "PARTIAL: 5 of 7 rows measured, 2 missing" in text  # DynaMixer-S, both paths
+    assert "PARTIAL: 6 of 8 rows measured, 2 missing" in text  # DynaMixer-S, both paths
     assert "1 model(s) could not be timed; their rows say why." in text
     table = markdown_table(text).set_index("Model")
-    assert table.loc["CycleMLP-B1", "img/s, measured [min–max]"] == "not timed: oom"
+    cycle = table.set_index("timed as").filter(like="shift + linear", axis=0)
+    assert list(cycle["img/s, measured [min–max]"]) == ["not timed: oom"]
     labels = ["Mixer-B/16", "Mixer-B/16†", "ResMLP-S24", "S²-MLPv2-Small/7"]  # not CycleMLP
     assert figure_points(frame)["label"].tolist() == labels

@@ -25,15 +25,20 @@ def test_rows_are_table_2s_buildable_mlps_in_the_papers_order_with_the_released_
     )
     assert paper_rows == buildable
     cycle = [label for label in labels if label.startswith("CycleMLP")]
-    assert cycle == ["CycleMLP-B1", "CycleMLP-B2", "CycleMLP-B3", "CycleMLP-B4", "CycleMLP-B5"]
+    # Each released CycleMLP on both routes of its Cycle FC (authors' deform_conv2d, the zoo's).
+    assert cycle == [f"CycleMLP-B{n}" for n in range(1, 6) for _ in range(2)]
     first_cycle = labels.index("CycleMLP-B1")
-    assert labels[first_cycle - 1] == "ConvMLP-L" and labels[first_cycle + 5] == "Hire-MLP-Ti"
+    assert labels[first_cycle - 1] == "ConvMLP-L" and labels[first_cycle + 10] == "Hire-MLP-Ti"
     by_label = {}
     for entry in entries:
         by_label.setdefault(entry.label, []).append(entry)
     assert all(
         e.paper_top1 is None and "not a paper row" in e.note for e in by_label["CycleMLP-B1"]
     )
+    assert [e.spec.label for e in by_label["CycleMLP-B1"]] == [
+        "cyclemlp_b1(cycle_fc='deform_conv')",
+        "cyclemlp_b1(cycle_fc='shift')",
+    ]
     assert [e.note for e in by_label["S²-MLPv2-Small/7"]] == ["reconstruction (no official code)"]
     assert [(e.spec.label, e.note) for e in by_label["DynaMixer-M"]] == [
         ("dynamixer_m(fused=False)", "authors' computation"),
@@ -46,7 +51,7 @@ def test_rows_are_table_2s_buildable_mlps_in_the_papers_order_with_the_released_
 def test_each_model_is_timed_once() -> None:
     entries = zoo_entries()
     specs = zoo_specs(entries)
-    assert len(entries) == 40 and len(specs) == 39  # the two Mixer-B/16 rows are one model
+    assert len(entries) == 45 and len(specs) == 44  # the two Mixer-B/16 rows are one model
     assert len({spec.label for spec in specs}) == len(specs)
     names = {spec.name for spec in specs}
     mlps = {name for name in list_models() if is_mlp(name)}
@@ -72,15 +77,17 @@ def test_frame_carries_the_papers_top1_the_ratio_interval_and_the_run() -> None:
     run = fixed_rows(
         {
             "resmlp_s24": [2.0, 4.0, 2.0],
-            "cyclemlp_b1": [1.0, 1.0, 1.0],
+            "cyclemlp_b1(cycle_fc='deform_conv')": [2.0, 2.0, 2.0],
+            "cyclemlp_b1(cycle_fc='shift')": [1.0, 1.0, 1.0],
             "dynamixer_s(fused=False)": [4.0, 4.0, 4.0],
             "dynamixer_s(fused=True)": [3.0, 4.0, 1.0],
         }
     )
     frame = mlp_zoo_frame(run, entries).set_index("model")
-    assert list(frame["label"]) == ["ResMLP-S24", "CycleMLP-B1", "DynaMixer-S", "DynaMixer-S"]
-    # Per round: ResMLP-S24's seconds over the row's. CycleMLP-B1: 2, 4, 2.
-    cycle = frame.loc["cyclemlp_b1"]
+    labels = ["ResMLP-S24", "CycleMLP-B1", "CycleMLP-B1", "DynaMixer-S", "DynaMixer-S"]
+    assert list(frame["label"]) == labels
+    # Per round: ResMLP-S24's seconds over the row's. CycleMLP-B1 (shift): 2, 4, 2.
+    cycle = frame.loc["cyclemlp_b1(cycle_fc='shift')"]
     assert (cycle["relative"], cycle["relative_low"], cycle["relative_high"]) == (2.0, 2.0, 4.0)
     fused = frame.loc["dynamixer_s(fused=True)"]
     assert (fused["relative_low"], fused["relative"], fused["relative_high"]) == pytest.approx(
@@ -88,6 +95,6 @@ def test_frame_carries_the_papers_top1_the_ratio_interval_and_the_run() -> None:
     )
     assert frame.loc["resmlp_s24", "relative"] == 1.0
     assert frame.loc["dynamixer_s(fused=False)", "paper_top1"] == 82.7
-    assert frame["paper_top1"].isna().tolist() == [False, True, False, False]
-    assert frame.loc["cyclemlp_b1", "infer_samples_per_sec"] == 32.0  # the run's columns
+    assert frame["paper_top1"].isna().tolist() == [False, True, True, False, False]
+    assert frame.loc["cyclemlp_b1(cycle_fc='shift')", "infer_samples_per_sec"] == 32.0
     assert set(frame["subset"]) == {True}
