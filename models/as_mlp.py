@@ -26,11 +26,12 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, to_2tuple, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import check_input_size
 
 __all__ = ["ASMLP", "AxialShift", "AxialShiftedBlock", "GroupShift"]
@@ -421,7 +422,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _create_as_mlp(name: str, pretrained: bool = False, **kwargs: Any) -> ASMLP:
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         ASMLP,
         name,
         pretrained,

@@ -53,11 +53,12 @@ import torch
 import torch.fx
 from timm.layers import DropPath
 from timm.layers.bottleneck_attn import BottleneckAttn
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint_seq
 from timm.models.byobnet import ByoBlockCfg, ByobNet, ByoModelCfg, LayerFn
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import square_size
 
 __all__ = ["BoTBlock", "BoTNet"]
@@ -265,7 +266,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _create_botnet(name: str, pretrained: bool = False, **kwargs: Any) -> BoTNet:
-    return build_model_with_cfg(
+    return build_zoo_model(
         BoTNet,
         name,
         pretrained,

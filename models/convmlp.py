@@ -26,10 +26,12 @@ from typing import Any
 
 import torch
 from timm.layers import DropPath, Mlp, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
+
+from models.building import build_zoo_model
 
 __all__ = ["ConvMLP", "ConvMLPBlock", "ConvMLPStage", "ConvStage", "ConvTokenizer"]
 
@@ -394,7 +396,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _create_convmlp(name: str, pretrained: bool = False, **kwargs: Any) -> ConvMLP:
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         ConvMLP,
         name,
         pretrained,

@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import Mlp, trunc_normal_
-from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_cfgs, register_model
+from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import nn
 from torchvision.ops import deform_conv2d
 
+from models.building import build_zoo_model
 from models.hierarchical import MixerLayer
 
 __all__ = [
@@ -405,7 +406,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _create_cyclemlp(name: str, pretrained: bool = False, **kwargs: Any) -> CycleNet:
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         CycleNet,
         name,
         pretrained,

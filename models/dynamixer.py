@@ -24,9 +24,10 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from timm.layers import Mlp, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import HierarchicalMixer, hierarchical_cfg, square_size
 
 MIXING_METHODS = ("dynamic", "random", "dense")
@@ -636,7 +637,7 @@ CONFIGS = {
 def _create_dynamixer(name: str, pretrained: bool = False, **kwargs: Any) -> DynaMixer:
     ablations = {key: kwargs.pop(key) for key in ABLATION_KEYS if key in kwargs}
     config = resolve(CONFIGS[name], **ablations)
-    return build_model_with_cfg(
+    return build_zoo_model(
         DynaMixer,
         name,
         pretrained,

@@ -33,10 +33,12 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, to_2tuple, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
+
+from models.building import build_zoo_model
 
 __all__ = ["REGION_PADDINGS", "SHIFT_PADDINGS", "HireBlock", "HireMLP", "HireModule"]
 
@@ -484,7 +486,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _create_hire_mlp(name: str, pretrained: bool = False, **kwargs: Any) -> HireMLP:
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         HireMLP,
         name,
         pretrained,

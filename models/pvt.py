@@ -40,11 +40,12 @@ from typing import Any
 import torch
 import torch.fx
 from timm.layers import DropPath, Mlp, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["Attention", "Block", "Blocks", "PatchEmbed", "PyramidVisionTransformer"]
@@ -500,7 +501,7 @@ _SHARED = dict(
 
 
 def _create_pvt(name: str, pretrained: bool = False, **kwargs: Any) -> PyramidVisionTransformer:
-    return build_model_with_cfg(
+    return build_zoo_model(
         PyramidVisionTransformer,
         name,
         pretrained,

@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 from timm.layers import PatchEmbed
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models.mlp_mixer import Affine, MlpMixer, ResBlock, checkpoint_filter_fn
 
+from models.building import build_zoo_model
 from models.hierarchical import check_input_size
 
 __all__ = ["ResMLP"]
@@ -47,7 +48,7 @@ class ResMLP(MlpMixer):
 
 
 def _create_resmlp(name: str, pretrained: bool = False, **kwargs: Any) -> ResMLP:
-    return build_model_with_cfg(
+    return build_zoo_model(
         ResMLP,
         name,
         pretrained,

@@ -27,9 +27,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.layers import Mlp
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import HierarchicalMixer, hierarchical_cfg
 
 __all__ = ["S2MLPv2", "SpatialShiftMixer", "SplitAttention", "spatial_shift"]
@@ -143,7 +144,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def _create_s2mlpv2(name: str, pretrained: bool = False, **kwargs: Any) -> S2MLPv2:
     config = {**CONFIGS[name], **kwargs}
     config.setdefault("mlp_ratios", (3.0,) * len(config["layers"]))
-    return build_model_with_cfg(
+    return build_zoo_model(
         S2MLPv2,
         name,
         pretrained,
@@ -167,6 +168,7 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
             "any side that is a multiple of 14 (the paper's ImageNet runs use 224)",
         ),
         fixed_input_size=False,
+        min_input_size=(3, 14, 14),  # one patch of 7 a side, halved once
         **kwargs,
     )
 

@@ -36,11 +36,12 @@ from typing import Any
 import torch
 import torch.fx
 from timm.layers import DropPath
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["DepthwiseConvBlock", "FeedForward", "SparseMLPBlock", "SparseMLPNet"]
@@ -423,7 +424,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def _create_smlpnet(name: str, pretrained: bool = False, **kwargs: Any) -> SparseMLPNet:
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         SparseMLPNet,
         name,
         pretrained,

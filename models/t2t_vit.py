@@ -45,12 +45,13 @@ import numpy as np
 import torch
 import torch.fx
 from timm.layers import PatchEmbed, calculate_drop_path_rates, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint, checkpoint_seq
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import square_size
 
 __all__ = ["FixedSizePatchEmbed", "T2TViT", "TokenPerformer", "TokensToToken"]
@@ -422,7 +423,7 @@ def _create_t2t_vit(name: str, pretrained: bool = False, **kwargs: Any) -> T2TVi
     # features_only: the last three blocks by default, as timm's ViTs.
     features = dict(out_indices=kwargs.pop("out_indices", 3), feature_cls="getter")
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(T2TViT, name, pretrained, feature_cfg=features, **config)
+    return build_zoo_model(T2TViT, name, pretrained, feature_cfg=features, **config)
 
 
 def _create_vit(name: str, pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
@@ -436,7 +437,7 @@ def _create_vit(name: str, pretrained: bool = False, **kwargs: Any) -> VisionTra
     kwargs.setdefault("proj_drop_rate", drop_rate)
     features = dict(out_indices=kwargs.pop("out_indices", 3), feature_cls="getter")
     config = {**CONFIGS[name], **kwargs}
-    return build_model_with_cfg(
+    return build_zoo_model(
         VisionTransformer,
         name,
         pretrained,

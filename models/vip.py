@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 from timm.layers import Mlp
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
+from models.building import build_zoo_model
 from models.hierarchical import HierarchicalMixer, hierarchical_cfg
 
 __all__ = ["VisionPermutator", "WeightedPermuteMLP"]
@@ -102,7 +103,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def _create_vip(name: str, pretrained: bool = False, **kwargs: Any) -> VisionPermutator:
     config = {**CONFIGS[name], **kwargs}
     config.setdefault("mlp_ratios", (3.0,) * len(config["layers"]))
-    return build_model_with_cfg(
+    return build_zoo_model(
         VisionPermutator,
         name,
         pretrained,

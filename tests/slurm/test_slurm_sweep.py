@@ -15,7 +15,7 @@ from benchmarks.records import ModelSpec
 from benchmarks.settings import ThroughputSettings
 from benchmarks.sweep import Sweep
 from common.launch import SlurmOptions
-from tests.slurm.crashing import CrashingSpec
+from tests.slurm.crashing import CrashingSpec, SlowSpec
 
 pytestmark = pytest.mark.slurm
 
@@ -34,7 +34,7 @@ def test_array_merges_its_tasks_and_shows_the_failed_and_the_cancelled_one(tmp_p
         ModelSpec("test_vit"),  # the reference, in every task
         ModelSpec("test_resnet"),
         CrashingSpec("resnet18", {"crash": True}),
-        ModelSpec("test_convnext"),
+        SlowSpec("resnet18", {"slow": True}),
     ]
     settings = ThroughputSettings(batch_size=1, warmup=1, iters=2, input_size=(3, 64, 64))
 
@@ -58,10 +58,11 @@ def test_array_merges_its_tasks_and_shows_the_failed_and_the_cancelled_one(tmp_p
         on_submitted=cancel_the_last,
     )
     frame = sweep_frame(rows).set_index("model")
-    assert list(frame.index) == ["test_vit", "test_resnet", "resnet18(crash=True)", "test_convnext"]
+    labels = ["test_vit", "test_resnet", "resnet18(crash=True)", "resnet18(slow=True)"]
+    assert list(frame.index) == labels
     assert frame.loc["test_resnet", "status"] == "ok"
     assert frame.loc["test_resnet", "infer_samples_per_sec"] > 0
     assert frame.loc["test_resnet", "node"] == frame.loc["test_vit", "node"] != ""
     assert str(frame.loc["test_resnet", "slurm_task"]) != ""
     assert frame.loc["resnet18(crash=True)", "status"].startswith("error: array task failed")
-    assert frame.loc["test_convnext", "status"].startswith("cancelled")
+    assert frame.loc["resnet18(slow=True)", "status"].startswith("cancelled")
