@@ -491,7 +491,9 @@ class CrossFormer(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        reference = next(self.parameters())  # the new head where and as the model is
+        head = self._classifier(num_classes).to(device=reference.device, dtype=reference.dtype)
+        self.head = head.train(self.training)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H/32, W/32, D): NHWC."""

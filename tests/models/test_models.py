@@ -243,3 +243,14 @@ def test_wrong_image_size_is_a_clear_error(name):
     digits = built("dynamixer_digits")
     with pytest.raises(ValueError, match=r"accepts only 32x32 images; got 224x224"):
         digits.forward_intermediates(torch.randn(1, 3, 224, 224))
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_timm_create_model_takes_device_and_dtype_and_says_in_chans(name):
+    """timm 1.0's create_model passes device= and dtype= to every model class (its own
+    test_model_default_cfgs does); the model says its in_chans as timm's do."""
+    with skip_meta_init():
+        model = timm.create_model(name, device="meta", dtype=torch.float64)
+    parameter = next(model.parameters())
+    assert (parameter.device.type, parameter.dtype) == ("meta", torch.float64)
+    assert model.in_chans == 3
