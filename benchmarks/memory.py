@@ -30,7 +30,9 @@ __all__ = [
     "main",
     "measure_here",
     "measure_points_here",
+    "reset_peak_rss",
     "series_memory",
+    "status_mb",
     "step_memory",
 ]
 
@@ -44,7 +46,13 @@ MEMORY_MEASURES = {
 _PREFIXES = {"inference": "infer", "train": "train"}
 
 
-def _status_mb(field_name: str) -> float:
+def reset_peak_rss() -> None:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux ``clear_refs`` 5)."""
+    with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
+        clear_refs.write("5")
+
+
+def status_mb(field_name: str) -> float:
     """A memory field of /proc/self/status (VmRSS: now; VmHWM: the peak since the last reset)."""
     with open("/proc/self/status", encoding="utf-8") as status:
         for line in status:
@@ -75,16 +83,15 @@ def measure_here(
         before = torch.cuda.memory_allocated(torch_device)
         torch.cuda.reset_peak_memory_stats(torch_device)
     else:
-        with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
-            clear_refs.write("5")  # VmHWM back to the current RSS: imports do not count
-        before = _status_mb("VmRSS") * 2**20
+        reset_peak_rss()  # VmHWM back to the current RSS: imports do not count
+        before = status_mb("VmRSS") * 2**20
     model = spec.build().to(torch_device)
     images = torch.randn(batch_size, *size, device=torch_device)
     _one_step(model, images, step, dtype)
     if torch_device.type == "cuda":
         torch.cuda.synchronize(torch_device)
         return (torch.cuda.max_memory_allocated(torch_device) - before) / 2**20
-    return _status_mb("VmHWM") - before / 2**20
+    return status_mb("VmHWM") - before / 2**20
 
 
 def step_memory(
@@ -140,7 +147,7 @@ def measure_points_here(
     if torch_device.type == "cuda":
         base = torch.cuda.memory_allocated(torch_device) / 2**20
     else:
-        base = _status_mb("VmRSS")
+        base = status_mb("VmRSS")
     models: dict[str, nn.Module] = {}
     results: list[float | str] = []
     for spec, batch, size in points:
@@ -163,15 +170,14 @@ def _reset_peak(device: torch.device) -> None:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         return
-    with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
-        clear_refs.write("5")
+    reset_peak_rss()
 
 
 def _peak_mb(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return _status_mb("VmHWM")
+    return status_mb("VmHWM")
 
 
 def series_memory(

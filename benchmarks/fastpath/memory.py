@@ -11,19 +11,11 @@ from torch import nn
 
 from benchmarks.fastpath.options import DYNAMIXER, IMAGE_SIZE, PRECISION_DTYPES
 from benchmarks.fastpath.report import MemoryPeak
+from benchmarks.memory import reset_peak_rss, status_mb
 from common.precision import autocast
 from models import create_model
 
 __all__ = ["measure_step_memory", "peak_training_memory", "train_precision"]
-
-
-def _rss_mb(field_name: str) -> float:
-    """A memory field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
-    with open("/proc/self/status", encoding="utf-8") as status:
-        for line in status:
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"/proc/self/status has no {field_name}")
 
 
 def train_precision(device: torch.device | str) -> str:
@@ -50,9 +42,8 @@ def measure_step_memory(name: str, fused: bool, batch_size: int, device: str) ->
         torch.cuda.reset_peak_memory_stats(torch_device)
         before = torch.cuda.memory_allocated(torch_device) / 2**20
     else:
-        with open("/proc/self/clear_refs", "w", encoding="utf-8") as clear_refs:
-            clear_refs.write("5")  # reset VmHWM to the current RSS
-        before = _rss_mb("VmRSS")
+        reset_peak_rss()
+        before = status_mb("VmRSS")
     with autocast(torch_device, PRECISION_DTYPES[train_precision(torch_device)]):
         loss = nn.functional.cross_entropy(model(images), labels)
     loss.backward()
@@ -60,7 +51,7 @@ def measure_step_memory(name: str, fused: bool, batch_size: int, device: str) ->
         torch.cuda.synchronize(torch_device)
         peak = torch.cuda.max_memory_allocated(torch_device) / 2**20
     else:
-        peak = _rss_mb("VmHWM")
+        peak = status_mb("VmHWM")
     return {"before_mb": before, "peak_mb": peak}
 
 
