@@ -25,6 +25,7 @@ from reproduce.training.submission import submit, wait
 pytestmark = pytest.mark.slurm
 
 TINY = ["train_subset=192", "val_subset=96", "batch_size=32", "log_every=1000", "threads=1"]
+TIME_LIMIT_IMAGES = 1280  # of digits' 1437 training images
 SLURM = ["--executor", "slurm", "--cpus-per-task", "1", "--no-wait"]
 
 
@@ -156,12 +157,15 @@ def test_job_reaching_its_time_limit_is_requeued_and_finishes(tmp_path: Path, ti
     # slurmctld checks time limits every 30 s and sends the warning at the first check within
     # delay + 30 s of the limit: with a 1-minute limit and a 10 s delay, USR2 comes 20-50 s
     # after the start (10 s before the kill at the latest). Python needs 5-15 s for torch and
-    # timm. ~55 s of training at the speed the tiny job measured here cannot fit in one
-    # attempt; the next attempts resume from the last epoch checkpoint and finish it.
+    # timm. ~120 s of training at the speed the tiny job measured here cannot fit in one
+    # attempt; the next attempts resume from the last epoch checkpoint and finish it. The tiny
+    # job's 2 short epochs underestimate the speed (900 img/s against a median of 1160 in the
+    # long job here, 700 against 1250 on CI), hence the margin; and no low cap on the epochs: a
+    # CI machine ran 60 capped epochs in 40 s and finished before the warning came.
     speed = max(m["images_per_s"] for m in _metrics(Path(tiny_run["run_dir"])))
-    epochs = min(max(math.ceil(55 * speed / 640), 4), 60)
+    epochs = min(max(math.ceil(120 * speed / TIME_LIMIT_IMAGES), 4), 400)
     the_plan, [job] = _launch(
-        tmp_path, "digits", "train_subset=640", "val_subset=96", "batch_size=32",
+        tmp_path, "digits", f"train_subset={TIME_LIMIT_IMAGES}", "val_subset=96", "batch_size=32",
         f"epochs={epochs}", "threads=1", "--timeout-min", "1", "--signal-delay-s", "10",
         "--max-num-timeout", "10",
     )  # fmt: skip
