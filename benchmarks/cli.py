@@ -21,11 +21,16 @@ import torch
 from benchmarks.launching import run_array, status_counts
 from benchmarks.records import ModelSpec
 from benchmarks.resume import held_rows, print_interrupted, raise_interrupt_on_sigterm
+from benchmarks.rows import sweep_frame
 from benchmarks.settings import (
     COMPILE_MODES,
+    DEFAULT_ROUNDS,
     DEVICES,
+    LATENCY_ROUNDS,
+    Rounds,
     ThroughputSettings,
     emulated_bf16_warning,
+    rounds_on,
     validate,
 )
 from benchmarks.suite import (
@@ -40,7 +45,6 @@ from common.precision import AMP_DEVICES, AMP_DTYPES
 
 __all__ = [
     "BENCHES",
-    "DEFAULT_ROUNDS",
     "Options",
     "add_timing_options",
     "fail",
@@ -55,20 +59,6 @@ __all__ = [
 PROG = "python -m benchmarks"
 DEFAULT_SWEEP = Sweep()
 DEFAULT_LOG_DIR = REPO_ROOT / "runs" / "benchmarks"
-#: timm's benchmark.py columns, in its order, where a row has them.
-TIMM_FIRST = (
-    "model",
-    "infer_img_size",
-    "infer_batch_size",
-    "infer_samples_per_sec",
-    "infer_step_time",
-    "param_count",
-    "infer_gmacs",
-    "train_img_size",
-    "train_batch_size",
-    "train_samples_per_sec",
-    "train_step_time",
-)
 #: What ``--bench`` accepts (timm's names): which steps are timed. ``latency`` is inference at
 #: batch 1 with many timed calls (per-call median, p90, p99 in ms).
 BENCHES = {
@@ -77,12 +67,6 @@ BENCHES = {
     "both": ("inference", "train"),
     "latency": ("inference",),
 }
-#: (warm-up calls, timed calls) of ``--bench latency`` per device type: enough calls for a p99
-#: to mean something on a GPU, and a p90 on a CPU.
-LATENCY_ROUNDS = {"cpu": (3, 30), "cuda": (20, 200)}
-#: (warm-up rounds, timed rounds) per device type. On a 2-core CPU a batch-32 forward pass of a
-#: 7-GMAC model takes seconds, so a few rounds are all a run can afford; GPUs use timm's counts.
-DEFAULT_ROUNDS = {"cpu": (1, 3), "cuda": (10, 40)}
 # Warm-up runs at the timed batch by default: a smaller warm-up batch leaves the new shape's
 # first-call costs in the first timed round (measured: README, "Measurement notes").
 
@@ -105,7 +89,7 @@ class Options:
 
 def add_timing_options(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-    rounds: Mapping[str, tuple[int, int]],
+    rounds: Rounds,
     batch_size: int | None,
     batch_help: str = "",
 ) -> None:
@@ -160,12 +144,9 @@ def add_timing_options(
     )
 
 
-def settings_from_args(
-    args: argparse.Namespace, rounds: Mapping[str, tuple[int, int]]
-) -> ThroughputSettings:
+def settings_from_args(args: argparse.Namespace, rounds: Rounds) -> ThroughputSettings:
     """The settings :func:`add_timing_options`' options ask for (not yet validated)."""
-    device_type = args.device.split(":")[0]
-    warmup, iters = rounds.get(device_type, rounds["cpu"])
+    warmup, iters = rounds_on(rounds, args.device)
     return ThroughputSettings(
         device=args.device,
         batch_size=args.batch_size,
@@ -332,13 +313,6 @@ def fail(message: str) -> NoReturn:
     """Bad input found after the options were checked: one line, exit status 2."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def sweep_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
-    """The rows as one frame: timm's columns first, as ``benchmark.py`` orders them."""
-    frame = pd.DataFrame.from_records(list(rows))
-    first = [c for c in TIMM_FIRST if c in frame.columns]
-    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ the machine the model uses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -15,7 +16,17 @@ from torch import nn
 from benchmarks.settings import check_positive_int
 from benchmarks.timing import time_call
 
-__all__ = ["GEMM_PEAK_CALLS", "GEMM_SHAPE", "gemm_call", "gemm_flops", "measure_gemm_peak"]
+__all__ = [
+    "FLOP_PER_MAC",
+    "GEMM_PEAK_CALLS",
+    "GEMM_SHAPE",
+    "TRAIN_FLOP_FACTOR",
+    "flop_per_image",
+    "gemm_call",
+    "gemm_flops",
+    "measure_gemm_peak",
+    "model_flop_utilisation",
+]
 
 #: The GEMM-peak yardstick for FLOP utilisation: one linear layer of 2048 tokens, 2048 -> 2048
 #: features (17 GFLOP), large enough to run near the device's best matmul rate.
@@ -25,6 +36,25 @@ GEMM_PEAK_CALLS = 5
 #: Back-to-back GEMMs per timed call: one on a CPU (~0.25 s each); on a GPU one bf16 GEMM takes
 #: tens of microseconds, as long as a launch and a sync, so 50 run between two syncs.
 GEMM_REPEATS = {"cpu": 1, "cuda": 50}
+FLOP_PER_MAC = 2
+#: A training step costs about three forward passes (forward, and backward's two products per
+#: layer): the usual convention for a training step's FLOPs, used for its MFU.
+TRAIN_FLOP_FACTOR = 3
+
+
+def flop_per_image(macs: float, step: str = "inference") -> float:
+    """Floating-point operations of one image's step: 2 per MAC, three forwards for training."""
+    return FLOP_PER_MAC * macs * (TRAIN_FLOP_FACTOR if step == "train" else 1)
+
+
+def model_flop_utilisation(
+    macs: float, images_per_s: float, peak_gflops: float | None, step: str = "inference"
+) -> float:
+    """MFU, the one definition every table uses: achieved FLOP/s (:func:`flop_per_image` x
+    images/s) over the GEMM peak measured in the same run; NaN without a peak."""
+    if not peak_gflops or not peak_gflops > 0:
+        return math.nan
+    return flop_per_image(macs, step) * images_per_s / (peak_gflops * 1e9)
 
 
 def gemm_repeats(device: torch.device | str) -> int:

@@ -128,6 +128,9 @@ def interrupted_line(prog: str, kept: int, total: int, path: Path, argv: Sequenc
             skip = True
             continue
         again.append(arg)
+    if kept == 0:
+        command = " ".join([prog, *again])
+        return f"{prog}: interrupted before any of {total} models was kept; start again: {command}"
     command = " ".join([prog, *again, "--resume", str(path)])
     return f"{prog}: interrupted; {kept} of {total} models kept in {path}; resume: {command}"
 

@@ -15,13 +15,31 @@ import os
 import socket
 from collections.abc import Mapping, Sequence
 
+import pandas as pd
+
+from benchmarks.gemm import model_flop_utilisation
 from benchmarks.ratios import ratio_interval
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.settings import ThroughputSettings
-from benchmarks.suite import FLOP_PER_MAC, TIMM_PREFIXES, TRAIN_FLOP_FACTOR
+from benchmarks.suite import TIMM_PREFIXES
 from common.environment import Environment
 
-__all__ = ["finish_row", "model_row"]
+__all__ = ["TIMM_FIRST", "finish_row", "model_row", "sweep_frame"]
+
+#: timm's benchmark.py columns, in its order, where a row has them.
+TIMM_FIRST = (
+    "model",
+    "infer_img_size",
+    "infer_batch_size",
+    "infer_samples_per_sec",
+    "infer_step_time",
+    "param_count",
+    "infer_gmacs",
+    "train_img_size",
+    "train_batch_size",
+    "train_samples_per_sec",
+    "train_step_time",
+)
 
 
 def _where() -> dict[str, object]:
@@ -37,7 +55,6 @@ def _step_columns(
     """One step's columns: timm's names first, then spread, percentiles, ratio and MFU."""
     prefix = TIMM_PREFIXES[record.step]
     rate = record.median_images_per_s
-    flop_per_image = FLOP_PER_MAC * macs * (TRAIN_FLOP_FACTOR if record.step == "train" else 1)
     step_ms = sorted(1000 * s for s in record.batch_seconds)
     columns: dict[str, object] = {
         f"{prefix}_img_size": record.input_size[-1],
@@ -50,7 +67,7 @@ def _step_columns(
         f"{prefix}_step_time_p99": _percentile(step_ms, 0.99),
         f"{prefix}_rounds": len(record.batch_seconds),
         f"{prefix}_batch_seconds": " ".join(f"{s:.4f}" for s in record.batch_seconds),
-        f"{prefix}_mfu": flop_per_image * rate / (peak * 1e9) if peak > 0 else math.nan,
+        f"{prefix}_mfu": model_flop_utilisation(macs, rate, peak, record.step),
         f"{prefix}_load_average": " ".join(
             f"{v:.2f}"
             for v in (record.load_average_before, record.load_average_after)
@@ -111,16 +128,18 @@ def finish_row(
     wall: float,
     count: tuple[ParamCount | None, FlopCount | None, str] | None,
     reference: str,
+    run_started: str = "",
 ) -> None:
-    """The run-level columns, the same on every row this call measured; MFU at the final peak."""
-    for prefix in TIMM_PREFIXES.values():
+    """The run-level columns, the same on every row this call measured; MFU at the final peak.
+    ``run_started`` names the run: rows of two runs (a resumed file) shared no rounds."""
+    for step, prefix in TIMM_PREFIXES.items():
         if f"{prefix}_samples_per_sec" in row and row.get("macs"):
-            factor = TRAIN_FLOP_FACTOR if prefix == "train" else 1
-            achieved = FLOP_PER_MAC * row["macs"] * factor * row[f"{prefix}_samples_per_sec"]
-            row[f"{prefix}_mfu"] = achieved / (peak * 1e9) if peak > 0 else math.nan
+            rate = float(row[f"{prefix}_samples_per_sec"])
+            row[f"{prefix}_mfu"] = model_flop_utilisation(float(row["macs"]), rate, peak, step)
     flops = count[1] if count else None
     row |= {
         "reference": reference,
+        "run_started": run_started,
         "gemm_peak_gflops": peak,
         "precision": settings.precision,
         "requested_batch_size": settings.batch_size,
@@ -143,3 +162,12 @@ def finish_row(
         "date": environment.date,
         "wall_seconds": wall,
     }
+
+
+def sweep_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """Rows as one frame, the schema every timing table shares (``python -m benchmarks``'s CSV;
+    Table 4's and the zoo table's put the paper's columns before it): timm's columns first, as
+    ``benchmark.py`` orders them, then the suite's."""
+    frame = pd.DataFrame.from_records(list(rows))
+    first = [c for c in TIMM_FIRST if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]

@@ -9,7 +9,7 @@ than fp32 elsewhere, which :func:`emulated_bf16_warning` says in one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,13 +23,17 @@ __all__ = [
     "COMPILE_SCOPES",
     "CUDA_GRAPH_MIN_WARMUP",
     "CUDA_GRAPH_MODES",
+    "DEFAULT_ROUNDS",
     "DEVICES",
+    "LATENCY_ROUNDS",
     "STEPS",
+    "Rounds",
     "ThroughputSettings",
     "check_cuda_graph_warmup",
     "check_input_size",
     "check_positive_int",
     "emulated_bf16_warning",
+    "rounds_on",
     "validate",
 ]
 
@@ -46,6 +50,24 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 CUDA_GRAPH_MIN_WARMUP = 3
 #: What ``compile_model`` compiles: each MixerLayer (one graph per stage), or the whole model.
 COMPILE_SCOPES = ("regional", "full")
+
+#: (warm-up rounds, timed rounds) per device type: how many rounds a timing command runs unless
+#: told (``--warmup``, ``--iters``). One idea, one type: every command's default is
+#: :data:`DEFAULT_ROUNDS` or says in its own module why it differs.
+Rounds = Mapping[str, tuple[int, int]]
+#: On a 2-core CPU a batch-32 forward pass of a 7-GMAC model takes seconds, so a few rounds are
+#: all a run can afford (three timed CPU rounds decide Table 4's two "faster than" claims, whose
+#: margins exceed the rounds' spread); GPUs take about timm's counts.
+DEFAULT_ROUNDS: Rounds = {"cpu": (1, 3), "cuda": (10, 50)}
+#: ``--bench latency`` (batch 1): enough calls for a p99 to mean something on a GPU, and a p90
+#: on a CPU.
+LATENCY_ROUNDS: Rounds = {"cpu": (3, 30), "cuda": (20, 200)}
+
+
+def rounds_on(rounds: Rounds, device: str) -> tuple[int, int]:
+    """(warm-up, timed) rounds of ``rounds`` for a device ("cuda:1" counts as "cuda"; a device
+    type not listed takes the CPU's)."""
+    return rounds.get(device.split(":")[0], rounds["cpu"])
 
 
 @dataclass(frozen=True)

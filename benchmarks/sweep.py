@@ -16,6 +16,7 @@ ran at. Rows already held (``--resume``) are not timed again.
 
 from __future__ import annotations
 
+import datetime
 import gc
 import math
 import statistics
@@ -32,13 +33,7 @@ from benchmarks.memory import step_memory
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.rows import finish_row, model_row
 from benchmarks.settings import ThroughputSettings, validate
-from benchmarks.suite import (
-    ASSUMED_MFU,
-    FLOP_PER_MAC,
-    TRAIN_FLOP_FACTOR,
-    estimate_reporter,
-    note,
-)
+from benchmarks.suite import ASSUMED_MFU, estimate_reporter, note, upfront_seconds
 from benchmarks.timing import measure_throughputs
 from common.durations import duration_text
 from common.environment import Environment, describe_environment
@@ -204,6 +199,8 @@ class _SweepRun:
         self.reference_seconds: dict[str, list[float]] = {step: [] for step in steps}
         self.reference_records: dict[str, Throughput] = {}
         self.start = time.perf_counter()
+        # Which run measured a row: rows of different runs (a resumed file) share no rounds.
+        self.started = datetime.datetime.now().isoformat(timespec="seconds")
         self.sizes: dict[str, tuple[int, ...]] = {}
         self.write_rows: Callable[[list[dict[str, object]]], None] | None = None
         self.report: Callable[[str], None] = note
@@ -297,6 +294,7 @@ class _SweepRun:
             time.perf_counter() - self.start,
             self.counts.get(label),
             self.reference,
+            self.started,
         )
 
     def _known(self, label: str) -> bool:
@@ -320,17 +318,12 @@ def _announce(
 ) -> None:
     """The rough duration of each step before anything is timed: every group's FLOPs, the
     reference's in each group, at :data:`ASSUMED_MFU` of the GEMM peak just measured."""
-    macs = 0
-    for group in groups:
-        for label in (reference, *group):
-            flops = counts[label][1]
-            macs += flops.macs if flops is not None else 0
-    images = settings.warmup * settings.warmup_batch + settings.iters * settings.batch_size
+    timed = [counts[label][1] for group in groups for label in (reference, *group)]
+    flops = [count for count in timed if count is not None]
     models = sum(len(group) for group in groups) + 1
     resident = max(len(group) for group in groups) + 1
     for step in steps:
-        factor = TRAIN_FLOP_FACTOR if step == "train" else 1
-        seconds = FLOP_PER_MAC * macs * factor * images / (ASSUMED_MFU * peak * 1e9)
+        seconds = upfront_seconds(flops, settings, peak, step)
         report(
             f"{step}: {models} models in {len(groups)} group(s) of at most {resident} resident "
             + f"(each with the reference {reference}), {settings.warmup} warm-up and "

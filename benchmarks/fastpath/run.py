@@ -29,7 +29,14 @@ from benchmarks.fastpath.options import (
 )
 from benchmarks.fastpath.report import Case, CaseResult, FastPathReport
 from benchmarks.fastpath.targets import evaluate_context, evaluate_targets
-from benchmarks.gemm import GEMM_SHAPE, gemm_call, gemm_flops, measure_gemm_peak
+from benchmarks.gemm import (
+    GEMM_SHAPE,
+    flop_per_image,
+    gemm_call,
+    gemm_flops,
+    measure_gemm_peak,
+    model_flop_utilisation,
+)
 from benchmarks.timing import time_interleaved
 from common.environment import describe_environment, load_average
 from common.precision import autocast
@@ -39,12 +46,14 @@ __all__ = ["run_report"]
 
 
 def _result(
-    case: Case, seconds: Sequence[float], first: float, gflop: float, peak: float | None
+    case: Case, seconds: Sequence[float], first: float, macs: int, peak: float | None
 ) -> CaseResult:
     rates = [case.batch_size / s for s in seconds]
     median = statistics.median(seconds)
     images_per_s = case.batch_size / median
-    utilisation = images_per_s * gflop / peak if peak and case.mode != "train" else None
+    utilisation = (
+        model_flop_utilisation(macs, images_per_s, peak) if peak and case.mode != "train" else None
+    )
     return CaseResult(
         case=case,
         batch_seconds=tuple(seconds),
@@ -52,7 +61,7 @@ def _result(
         images_per_s=images_per_s,
         min_images_per_s=min(rates),
         max_images_per_s=max(rates),
-        gflop_per_image=gflop,
+        gflop_per_image=flop_per_image(macs) / 1e9,
         utilisation=utilisation,
         first_call_seconds=first,
     )
@@ -215,10 +224,10 @@ def _time_inference(
         "  GEMM peak "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report.gemm_peak_gflops.items())
     )
-    gflop = {name: 2 * count_flops(name, IMAGE_SIZE).macs / 1e9 for name in (DYNAMIXER, VIP)}
+    macs = {name: count_flops(name, IMAGE_SIZE).macs for name in (DYNAMIXER, VIP)}
     for key, (case, _) in cases.items():
         peak = report.gemm_peak_gflops[case.precision]
-        result = _result(case, times.seconds[key], times.first_call[key], gflop[case.model], peak)
+        result = _result(case, times.seconds[key], times.first_call[key], macs[case.model], peak)
         report.results.append(result)
         progress(f"  {key:<38} {result.images_per_s:7.2f} img/s")
 
@@ -257,9 +266,9 @@ def _time_training(
         settings.train_iters,
         device,
     )
-    gflop = 2 * count_flops(DYNAMIXER, IMAGE_SIZE).macs / 1e9
+    macs = count_flops(DYNAMIXER, IMAGE_SIZE).macs
     for key, (case, _) in train_cases.items():
-        result = _result(case, times.seconds[key], times.first_call[key], gflop, None)
+        result = _result(case, times.seconds[key], times.first_call[key], macs, None)
         report.results.append(result)
         progress(f"  {key:<38} {result.median_seconds:7.2f} s/step")
     for path in ("plain", "fused"):

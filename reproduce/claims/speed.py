@@ -38,6 +38,7 @@ __all__ = [
     "fastpath_timings",
     "ordering_check",
     "pair_checks",
+    "shared_rounds",
     "speed_checks",
     "table4_claims",
     "zoo_timings",
@@ -60,6 +61,17 @@ class Timing:
     seconds: tuple[float, ...]
     device: str  # "cpu", "cuda:0"
     description: str  # device, threads, precision, batch: what REPORT.md shows
+    # Which rounds: the run (its start) and the sweep group (0: the reference, in every group).
+    # Two timings are compared round by round only where they shared their rounds.
+    run: str = ""
+    group: int = 0
+
+
+def shared_rounds(a: Timing, b: Timing) -> bool:
+    """Whether two timings come from the same rounds (one run; one group, or one of them the
+    reference timed in every group) and so may be compared round by round."""
+    same_group = a.group == b.group or 0 in (a.group, b.group)
+    return a.run == b.run and same_group and len(a.seconds) == len(b.seconds)
 
 
 def _verdict(holds_here: bool | None, device: str) -> str:
@@ -146,19 +158,29 @@ def slower_than_vip_check(ours: Timing, theirs: Timing, source: str, paper: str)
     )
 
 
+def _row_timing(row: dict[str, Any], label: str) -> Timing:
+    """A sweep row (Table 4's or the zoo table's) as a timing: per-round seconds, where, which
+    rounds."""
+    batch = row.get("requested_batch_size", row.get("infer_batch_size"))  # older CSVs: no request
+    description = _description(
+        row["device_name"], row["device"], row["threads"], row["precision"], batch
+    )
+    seconds = tuple(float(s) for s in str(row["infer_batch_seconds"]).split())
+    group = row.get("group")
+    return Timing(
+        str(row["name"]), label, seconds, str(row["device"]), description,
+        str(row.get("run_started", "")), int(group) if not pd.isna(group) else 0,
+    )  # fmt: skip
+
+
+def _timed(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a sweep frame that were timed (status ok)."""
+    return [row for row in frame.to_dict("records") if row.get("status", "ok") == "ok"]
+
+
 def _timings(frame: pd.DataFrame) -> dict[str, Timing]:
-    """A measured Table 4 frame's rows as timings (per-round seconds, space-separated)."""
-    description = device_of(frame)
-    return {
-        str(row["model"]): Timing(
-            str(row["model"]),
-            str(row["label"]),
-            tuple(float(s) for s in str(row["batch_seconds"]).split()),
-            str(row["device"]),
-            description,
-        )
-        for row in frame.to_dict("records")
-    }
+    """A measured Table 4 frame's timed rows as timings, by zoo name."""
+    return {str(row["name"]): _row_timing(row, str(row["label"])) for row in _timed(frame)}
 
 
 def _faster_claim(claim_id: str) -> Callable[[pd.DataFrame, str], list[Check]]:
@@ -167,16 +189,18 @@ def _faster_claim(claim_id: str) -> Callable[[pd.DataFrame, str], list[Check]]:
         timings = _timings(frame)
         if ours not in timings or theirs not in timings:
             return []
+        if not shared_rounds(timings[ours], timings[theirs]):
+            return []
         return [faster_check(claim_id, timings[ours], timings[theirs], source)]
 
     return check
 
 
 def _lower_than_vip(frame: pd.DataFrame, source: str) -> list[Check]:
-    timings, rows = _timings(frame), frame.set_index("model")
+    timings, rows = _timings(frame), frame.set_index("name")
     checks = []
     for ours, theirs in CLAIMS["throughput_lower_than_vip"].pairs:
-        if ours in timings and theirs in timings:
+        if ours in timings and theirs in timings and shared_rounds(timings[ours], timings[theirs]):
             a, b = rows.loc[ours], rows.loc[theirs]
             lower = 100 * (1 - a["paper_images_per_s"] / b["paper_images_per_s"])
             paper = f"{lower:.1f}% (Table 4)"
@@ -188,9 +212,11 @@ def _about_five_percent_larger(frame: pd.DataFrame, source: str) -> list[Check]:
     """'DynaMixer-M is about 5% larger than ViP-M/7': parameters and FLOPs, measured here."""
     claim = CLAIMS["dynamixer_m_about_5_percent_larger_than_vip_m7"]
     ours, theirs = claim.pairs[0]
-    rows = frame.set_index("model")
+    rows = frame.set_index("name")
     if ours not in rows.index or theirs not in rows.index:
         return []
+    if pd.isna(rows.loc[ours, "params"]) or pd.isna(rows.loc[theirs, "params"]):
+        return []  # a model that could not be counted
     a, b = rows.loc[ours], rows.loc[theirs]
     size = five_percent_larger(a["params"], b["params"], a["macs"], b["macs"])
     paper_params = 100 * (a["paper_params_m"] / b["paper_params_m"] - 1)
@@ -244,16 +270,20 @@ def _description(device_name: Any, device: Any, threads: Any, precision: Any, ba
 
 def device_of(frame: pd.DataFrame) -> str:
     """Where a Table 4 frame was measured: device, threads, precision and batch."""
-    first = frame.iloc[0]
-    threads = first["threads"] if "threads" in frame else None
+    timed = _timed(frame)
+    first = timed[0] if timed else frame.iloc[0]
     return _description(
-        first["device_name"], first["device"], threads, first["precision"], first["batch_size"]
-    )
+        first["device_name"], first["device"], first["threads"], first["precision"],
+        first["requested_batch_size"],
+    )  # fmt: skip
 
 
 def ordering_check(frame: pd.DataFrame, device: str, source: str) -> Check:
     """Table 4's throughput column as an ordering: which pairs keep the paper's order here."""
-    rows = frame.sort_values("paper_images_per_s", ascending=False).to_dict("records")
+    timed = pd.DataFrame.from_records(_timed(frame)).rename(
+        columns={"infer_samples_per_sec": "images_per_s"}
+    )
+    rows = timed.sort_values("paper_images_per_s", ascending=False).to_dict("records")
     pairs = [(a, b) for i, a in enumerate(rows) for b in rows[i + 1 :]]
     flipped = [(a, b) for a, b in pairs if not a["images_per_s"] > b["images_per_s"]]
     paper_order = " > ".join(r["label"] for r in rows)
@@ -288,33 +318,25 @@ def pair_checks(timings: dict[str, Timing], source: str) -> list[Check]:
     checks = []
     for claim_id in ("dynamixer_s_faster_than_vip_m7", "dynamixer_s_faster_than_resmlp_b24"):
         ours, theirs = CLAIMS[claim_id].pairs[0]
-        if ours in timings and theirs in timings:
+        if ours in timings and theirs in timings and shared_rounds(timings[ours], timings[theirs]):
             checks.append(faster_check(claim_id, timings[ours], timings[theirs], source))
     for ours, theirs in CLAIMS["throughput_lower_than_vip"].pairs:
-        if ours in timings and theirs in timings:
+        if ours in timings and theirs in timings and shared_rounds(timings[ours], timings[theirs]):
             checks.append(slower_than_vip_check(timings[ours], timings[theirs], source, "—"))
     return checks
 
 
 def zoo_timings(frame: pd.DataFrame) -> dict[str, Timing]:
     """The zoo table's models as their authors compute them (DynaMixer ``fused=False``), from
-    its CSV: per-round seconds of one interleaved run of every model."""
+    its CSV: per-round seconds, with the group whose rounds they shared."""
     timings = {}
-    for row in frame.to_dict("records"):
+    for row in _timed(frame):
         overrides = row.get("overrides")
         # A CSV read back gives NaN for a row built without overrides.
         if not pd.isna(overrides) and str(overrides) not in ("{}", "{'fused': False}"):
             continue
-        description = _description(
-            row["device_name"],
-            row["device"],
-            row["threads"],
-            row["precision"],
-            row["infer_batch_size"],
-        )
-        seconds = tuple(float(s) for s in str(row["infer_batch_seconds"]).split())
         name = str(row["name"])
-        timings[name] = Timing(name, row_label(name), seconds, str(row["device"]), description)
+        timings[name] = _row_timing(row, row_label(name))
     return timings
 
 
@@ -336,7 +358,10 @@ def speed_checks(
 
 def _unmeasured(checks: Sequence[Check]) -> list[Check]:
     """A 'not checkable here' record for each speed claim (or pair) no run measured."""
-    why = "no measured run times both models: run nox -s reproduce_table4 (or the zoo table)"
+    why = (
+        "no measured run times both models in shared rounds: run nox -s reproduce_table4 (or "
+        + "the zoo table)"
+    )
     measured = {(c.claim_id, c.models) for c in checks}
     missing = []
     for claim_id in SPEED_CLAIMS:

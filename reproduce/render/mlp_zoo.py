@@ -15,17 +15,18 @@ from benchmarks.ratios import INTERVAL_METHOD
 from common.files import write_atomic
 from reproduce.paper import OWN_MODEL, row_label
 from reproduce.render.figure1 import family_of
+from reproduce.render.sweep_cells import count_cell, rate_cells, relative_cells, statuses
 from reproduce.render.text import (
     bf16_sentence,
     cell_text,
+    compile_mode_of,
     duration_text,
     gpu_short_name,
     is_true,
     load_text,
     mfu_sentence,
-    rate_text,
-    ratio_text,
     run_device_text,
+    run_loads,
     run_row,
     settings_stem_parts,
     share_text,
@@ -57,16 +58,10 @@ def _notes(frame: pd.DataFrame) -> list[str]:
     return [note if isinstance(note, str) else "" for note in frame["note"]]
 
 
-def _compile_mode(run: pd.Series) -> str:
-    """The compile mode, or "" for an eager run (an empty CSV cell reads back as NaN)."""
-    mode = run.get("compile_mode")
-    return mode if isinstance(mode, str) else ""
-
-
 def _device_text(frame: pd.DataFrame) -> str:
     """'Intel Xeon ..., cpu, 2 threads, fp32' or 'NVIDIA H200, cuda:0, amp-bf16, torch.compile'."""
     run = run_row(frame)
-    return run_device_text(run, _compile_mode(run))
+    return run_device_text(run, compile_mode_of(run))
 
 
 def mlp_zoo_stem(frame: pd.DataFrame) -> str:
@@ -76,7 +71,7 @@ def mlp_zoo_stem(frame: pd.DataFrame) -> str:
     device = "cpu" if run["device"] == "cpu" else gpu_short_name(str(run["device_name"]))
     parts = ["mlp_zoo", device]
     parts += settings_stem_parts(
-        str(run["precision"]), is_true(run["channels_last"]), _compile_mode(run)
+        str(run["precision"]), is_true(run["channels_last"]), compile_mode_of(run)
     )
     if int(run["infer_batch_size"]) != ZOO_BATCH_SIZE:
         parts.append(f"batch{int(run['infer_batch_size'])}")
@@ -89,47 +84,6 @@ def _reference_label() -> str:
     return row_label(REFERENCE_MODEL)
 
 
-def _relative_cells(frame: pd.DataFrame) -> list[str]:
-    if "relative" not in frame:
-        return ["–"] * len(frame)
-    return [
-        f"{ratio_text(m)} [{ratio_text(lo)}–{ratio_text(hi)}]"
-        for m, lo, hi in zip(
-            frame["relative"], frame["relative_low"], frame["relative_high"], strict=True
-        )
-    ]
-
-
-def _statuses(frame: pd.DataFrame) -> list[str]:
-    """Each row's status ("ok" for a CSV written before rows had one)."""
-    if "status" not in frame:
-        return ["ok"] * len(frame)
-    return [s if isinstance(s, str) and s else "ok" for s in frame["status"]]
-
-
-def _rate_cells(frame: pd.DataFrame) -> list[str]:
-    cells = []
-    for status, (_, row) in zip(_statuses(frame), frame.iterrows(), strict=True):
-        if status != "ok":
-            cells.append(f"not timed: {status}")
-            continue
-        median, low, high = (
-            row["infer_samples_per_sec"],
-            row["infer_samples_per_sec_min"],
-            row["infer_samples_per_sec_max"],
-        )
-        note = row.get("batch_note")
-        extra = f" ({note})" if isinstance(note, str) and note else ""
-        cells.append(f"{rate_text(median)} [{rate_text(low)}–{rate_text(high)}]{extra}")
-    return cells
-
-
-def _count_cell(value: object, scale: float, unit: str, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value) / scale:.{digits}f}{unit}"
-
-
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The markdown table's cells: measured columns say so, the paper's say "paper"."""
     notes = _notes(frame)
@@ -140,10 +94,10 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 f"`{model}`" + (f", {note}" if note else "")
                 for model, note in zip(frame["model"], notes, strict=True)
             ],
-            "Params": [_count_cell(v, 1e6, "M", 1) for v in frame["params"]],
-            "MACs": [_count_cell(v, 1e9, "G", 2) for v in frame["macs"]],
-            "img/s, measured [min–max]": _rate_cells(frame),
-            f"vs {_reference_label()}, measured [interval]": _relative_cells(frame),
+            "Params": [count_cell(v, 1e6, "M", 1) for v in frame["params"]],
+            "MACs": [count_cell(v, 1e9, "G", 2) for v in frame["macs"]],
+            "img/s, measured [min–max]": rate_cells(frame),
+            f"vs {_reference_label()}, measured [interval]": relative_cells(frame),
             "MFU, measured": [share_text(v) for v in frame["infer_mfu"]],
             f"{TOP1_COLUMN}, paper": [cell_text(v, "{:.1f}") for v in frame["paper_top1"]],
         }
@@ -151,8 +105,9 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_text(frame: pd.DataFrame) -> str:
-    loads = [float(v) for text in frame["infer_load_average"].dropna() for v in str(text).split()]
-    return load_text(run_row(frame), loads, "the CPU was shared, so the rates are low and noisy")
+    return load_text(
+        run_row(frame), run_loads(frame), "the CPU was shared, so the rates are low and noisy"
+    )
 
 
 def _notes_sentence(frame: pd.DataFrame) -> str:
@@ -206,7 +161,7 @@ def _partial_text(frame: pd.DataFrame) -> str:
             f" PARTIAL: {len(frame)} of {int(expected)} rows measured, {int(expected) - len(frame)}"
             + " missing (an interrupted run: `--resume` its CSV to finish it)."
         )
-    failed = [status for status in _statuses(frame) if status != "ok"]
+    failed = [status for status in statuses(frame) if status != "ok"]
     if failed:
         text += f" {len(failed)} model(s) could not be timed; their rows say why."
     return text
@@ -255,7 +210,7 @@ def render_mlp_zoo(frame: pd.DataFrame, figure_name: str | None = None) -> str:
 def figure_points(frame: pd.DataFrame) -> pd.DataFrame:
     """The timed rows with a paper top-1: family (DynaMixer per path), label, images/s and
     spread."""
-    timed = [status == "ok" for status in _statuses(frame)]
+    timed = [status == "ok" for status in statuses(frame)]
     rows = frame[frame["paper_top1"].notna() & pd.Series(timed, index=frame.index)]
     families = [
         f"{family_of(label)} ({note})" if family_of(label) == OWN_MODEL else family_of(label)

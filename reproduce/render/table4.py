@@ -13,16 +13,18 @@ import pandas as pd
 from benchmarks.ratios import interval_method
 from reproduce.claims.speed import table4_claims
 from reproduce.claims.verdicts import Check
+from reproduce.render.sweep_cells import count_cell, rate_cells, relative_cells, statuses
 from reproduce.render.text import (
     bf16_sentence,
+    compile_mode_of,
     duration_text,
     gpu_short_name,
     is_true,
     load_text,
     mfu_sentence,
-    rate_text,
     ratio_text,
     run_device_text,
+    run_loads,
     run_row,
     settings_stem_parts,
     share_text,
@@ -48,20 +50,16 @@ __all__ = [
 ]
 
 
-def _compile_mode(run: pd.Series) -> str:
-    """The compile mode, or "" for an eager run."""
-    return str(run["compile_mode"]) if is_true(run["compiled"]) else ""
-
-
 def device_description(frame: pd.DataFrame) -> str:
     """'AMD EPYC, cpu, 2 threads, fp32' or 'NVIDIA H100 80GB HBM3, cuda:0, amp-bf16'."""
     run = run_row(frame)
-    text = run_device_text(run, _compile_mode(run))
+    text = run_device_text(run, compile_mode_of(run))
     return text + (", DynaMixer fused" if is_true(run["fused"]) else "")
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The markdown table's cells: paper columns say "paper", measured ones say where."""
+    """The markdown table's cells: paper columns say "paper", measured ones say where; a model
+    that could not be timed says why in its throughput cell."""
     reference_label = next(row.label for row in TABLE.rows if row.zoo_name == REFERENCE_MODEL)
     measured = f"measured ({device_description(frame)})"
     paper = f"paper ({paper_device()})"
@@ -69,38 +67,30 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         {
             TABLE.columns[0]: frame["label"],
             f"{PARAM_COLUMN}, paper": [f"{v:g}M" for v in frame["paper_params_m"]],
-            f"{PARAM_COLUMN}, measured": [f"{v / 1e6:.2f}M" for v in frame["params"]],
+            f"{PARAM_COLUMN}, measured": [count_cell(v, 1e6, "M", 2) for v in frame["params"]],
             f"{FLOPS_COLUMN}, paper": [f"{v:.1f}G" for v in frame["paper_gflops"]],
-            f"{FLOPS_COLUMN}, measured": [f"{v / 1e9:.2f}G" for v in frame["macs"]],
+            f"{FLOPS_COLUMN}, measured": [count_cell(v, 1e9, "G", 2) for v in frame["macs"]],
             f"{THROUGHPUT_COLUMN}, {paper}": [f"{v:.0f}" for v in frame["paper_images_per_s"]],
-            f"{THROUGHPUT_COLUMN}, {measured} [min–max]": [
-                f"{rate_text(m)} [{rate_text(lo)}–{rate_text(hi)}]"
-                for m, lo, hi in zip(
-                    frame["images_per_s"],
-                    frame["images_per_s_min"],
-                    frame["images_per_s_max"],
-                    strict=True,
-                )
-            ],
+            f"{THROUGHPUT_COLUMN}, {measured} [min–max]": rate_cells(frame),
             f"vs {reference_label}, paper": [ratio_text(v) for v in frame["paper_relative"]],
-            f"vs {reference_label}, measured": [ratio_text(v) for v in frame["relative"]],
-            "MFU, measured": [share_text(v) for v in frame["mfu"]],
+            f"vs {reference_label}, measured [interval]": relative_cells(frame),
+            "MFU, measured": [share_text(v) for v in frame.get("infer_mfu", _blank(frame))],
             f"{TOP1_COLUMN}, paper": [f"{v:.1f}" for v in frame["paper_top1"]],
         }
     )
 
 
+def _blank(frame: pd.DataFrame) -> pd.Series:
+    """A column of NaN (every row failed before it was timed)."""
+    return pd.Series(math.nan, index=frame.index)
+
+
 def _load_sentence(frame: pd.DataFrame) -> str:
-    loads = [
-        v
-        for column in ("load_average_before", "load_average_after")
-        for v in frame.get(column, pd.Series(dtype=float)).dropna()
-    ]
     shared = (
         "the CPU was shared with other work, so absolute throughput is low and noisy; the "
         + "relative columns suffer less"
     )
-    return load_text(run_row(frame), loads, shared, during=" while timing")
+    return load_text(run_row(frame), run_loads(frame), shared, during=" while timing")
 
 
 def _mfu_sentence(frame: pd.DataFrame) -> str:
@@ -112,10 +102,19 @@ def _mfu_sentence(frame: pd.DataFrame) -> str:
     return mfu_sentence(definition, "rows", str(run["precision"]), float(peak))
 
 
+def _failures_sentence(frame: pd.DataFrame) -> str:
+    """'1 of 6 models could not be timed (its row says why). ' or ""."""
+    failed = [status for status in statuses(frame) if status != "ok"]
+    if not failed:
+        return ""
+    return f"{len(failed)} of {len(frame)} models could not be timed (their rows say why). "
+
+
 def table4_caption(frame: pd.DataFrame) -> str:
     """One line: what was measured, where, how, with which libraries, and how long it took."""
     run = run_row(frame)
-    size = str(run["input_size"]).replace("x", "×")
+    side = int(run["infer_img_size"]) if "infer_img_size" in run else 224
+    size = f"{side}×{side}"
     quick = " QUICK SMOKE RUN (not the paper's setting)." if is_true(run["quick"]) else ""
     reference_label = next(row.label for row in TABLE.rows if row.zoo_name == REFERENCE_MODEL)
     path = (
@@ -125,13 +124,14 @@ def table4_caption(frame: pd.DataFrame) -> str:
     )
     return (
         f"**Table 4, measured.**{quick} Throughput of {path} on {device_description(frame)}: "
-        + f"batch {int(run['batch_size'])}, {size} input, eval + inference mode, median "
+        + f"batch {int(run['requested_batch_size'])}, {size} input, eval + inference mode, median "
         + f"images/s of {int(run['iters'])} timed batches after {int(run['warmup'])} warm-up "
         + "[min–max], the models interleaved (each round times one batch of every model in "
-        + f"turn){_load_sentence(frame)}. "
+        + f"turn){_load_sentence(frame)}. {_failures_sentence(frame)}"
         + bf16_sentence(str(run["device"]), str(run["precision"]), run.get("cpu_bf16"))
         + f"Params and FLOPs (multiply-accumulates, {run['flop_counter']}) counted from the "
-        + f"models' shapes. Throughput relative to {reference_label} (= 1.00). "
+        + f"models' shapes. Throughput relative to {reference_label} (= 1.00): paper, the ratio of "
+        + "its figures; measured, the median of the per-round ratios [interval]. "
         + _mfu_sentence(frame)
         + f"torch {run['torch']}, timm {run['timm']}; "
         + f"{run['date']}; measuring took {duration_text(float(run['wall_seconds']))}. "
@@ -179,12 +179,12 @@ def table4_stem(frame: pd.DataFrame) -> str:
     if str(run["device"]).startswith("cuda"):
         parts.append(gpu_short_name(str(run["device_name"])))
     parts += settings_stem_parts(
-        str(run["precision"]), is_true(run["channels_last"]), _compile_mode(run)
+        str(run["precision"]), is_true(run["channels_last"]), compile_mode_of(run)
     )
     if is_true(run["fused"]):
         parts.append("fused")
     if is_true(run["quick"]):
         parts.append("quick")
-    elif int(run["batch_size"]) != TABLE_BATCH_SIZE:
-        parts.append(f"batch{int(run['batch_size'])}")
+    elif int(run["requested_batch_size"]) != TABLE_BATCH_SIZE:
+        parts.append(f"batch{int(run['requested_batch_size'])}")
     return "_".join(parts)

@@ -18,6 +18,7 @@ __all__ = [
     "MISSING",
     "bf16_sentence",
     "cell_text",
+    "compile_mode_of",
     "device_text",
     "duration_text",
     "escape_cell",
@@ -28,6 +29,7 @@ __all__ = [
     "rate_text",
     "ratio_text",
     "run_device_text",
+    "run_loads",
     "run_row",
     "settings_stem_parts",
     "share_text",
@@ -109,6 +111,19 @@ def run_row(frame: pd.DataFrame) -> pd.Series:
 def is_true(value: object) -> bool:
     """A boolean cell, as written (True) or read back from a CSV ('True')."""
     return str(value) == "True"
+
+
+def compile_mode_of(run: pd.Series) -> str:
+    """A run's compile mode, or "" for an eager run (an empty CSV cell reads back as NaN)."""
+    mode = run.get("compile_mode")
+    return mode if isinstance(mode, str) else ""
+
+
+def run_loads(frame: pd.DataFrame, column: str = "infer_load_average") -> list[float]:
+    """Every 1-minute load average a frame's rows recorded ("1.50 2.00" per row)."""
+    if column not in frame:
+        return []
+    return [float(v) for text in frame[column].dropna() for v in str(text).split()]
 
 
 def run_device_text(run: pd.Series, compile_mode: str) -> str:

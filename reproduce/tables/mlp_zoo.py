@@ -11,13 +11,15 @@ timed a group at a time (bounded memory), each group interleaved with the refere
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from benchmarks.records import ModelSpec
-from benchmarks.settings import ThroughputSettings
+from benchmarks.rows import sweep_frame
+from benchmarks.settings import DEFAULT_ROUNDS, Rounds, ThroughputSettings
 from benchmarks.sweep import Sweep, SweepResult, run_sweep
 from models import is_reconstruction, list_models
 from reproduce.paper import TABLES, PaperRow
@@ -40,10 +42,10 @@ TABLE = TABLES[2]
 TOP1_COLUMN = TABLE.columns[-1]
 #: The batch every row is timed at: Table 4's (the paper times throughput at batch 32).
 ZOO_BATCH_SIZE = 32
-#: (warm-up rounds, timed rounds) per device type. On a 2-core CPU one batch-32 round of the 39
-#: models is ~13 TMAC (about 5 minutes on a 2-core Xeon): two timed rounds, the fewest that give
-#: a spread, after one warm-up round at the same batch. GPUs take timm's counts.
-ZOO_ROUNDS = {"cpu": (1, 2), "cuda": (10, 40)}
+#: Rounds: on a 2-core CPU one batch-32 round of the 39 models is ~13 TMAC (about 5 minutes on
+#: a 2-core Xeon): two timed rounds, the fewest that give a spread, after one warm-up round at
+#: the same batch, against the default three. GPUs take the default.
+ZOO_ROUNDS: Rounds = {"cpu": (1, 2), "cuda": DEFAULT_ROUNDS["cuda"]}
 #: Speed ratios are given against this row (Table 4's reference too); every group of the
 #: sweep is timed interleaved with it.
 REFERENCE_MODEL = "resmlp_s24"
@@ -170,33 +172,41 @@ def measure_mlp_zoo(
     )
 
 
+#: The columns the zoo table puts before the sweep's (and after it: ``subset``,
+#: ``rows_expected``).
+ENTRY_COLUMNS = ("label", "note", "paper_top1", "relative", "relative_low", "relative_high")
+RUN_COLUMNS = ("subset", "rows_expected")
+
+
 def mlp_zoo_frame(
     rows: Sequence[Mapping[str, object]], entries: Sequence[ZooEntry]
 ) -> pd.DataFrame:
     """One row per entry that has a measurement: label, note, the paper's top-1, the speed
     ratio to the reference row (median and interval of the per-round ratios of the group it
-    was timed in), then the sweep's columns for that model (``python -m benchmarks``'s CSV:
-    timm's names, status, spread, MFU, provenance). ``rows_expected`` says how many entries the
-    run had, so a partial table (an interrupted run) says what it lacks."""
+    was timed in), then the sweep's row for that model in the schema every timing table shares
+    (:func:`benchmarks.rows.sweep_frame`: timm's names, status, spread, MFU, provenance).
+    ``rows_expected`` says how many entries the run had, so a partial table (an interrupted
+    run) says what it lacks."""
     measured = {str(row["model"]): row for row in rows}
-    records = []
+    records, sweep_rows = [], []
     for entry in entries:
         row = measured.get(entry.spec.label)
         if row is None:
             continue
-        record: dict[str, object] = {
-            "label": entry.label,
-            "note": entry.note,
-            "paper_top1": entry.paper_top1,
-        }
-        if row.get("reference") == REFERENCE_MODEL:  # the table's ratios are to this row only
-            record |= {
-                "relative": row.get("infer_vs_reference"),
-                "relative_low": row.get("infer_vs_reference_low"),
-                "relative_high": row.get("infer_vs_reference_high"),
+        ours = row.get("reference") == REFERENCE_MODEL  # the table's ratios are to this row only
+        records.append(
+            {
+                "label": entry.label,
+                "note": entry.note,
+                "paper_top1": entry.paper_top1,
+                "relative": row.get("infer_vs_reference") if ours else math.nan,
+                "relative_low": row.get("infer_vs_reference_low") if ours else math.nan,
+                "relative_high": row.get("infer_vs_reference_high") if ours else math.nan,
             }
-        records.append(record | dict(row))
-    frame = pd.DataFrame.from_records(records)
+        )
+        own = (*ENTRY_COLUMNS, *RUN_COLUMNS)  # a row held from an earlier zoo CSV has them
+        sweep_rows.append({key: value for key, value in row.items() if key not in own})
+    frame = pd.concat([pd.DataFrame(records), sweep_frame(sweep_rows)], axis=1)
     frame["subset"] = tuple(entries) != zoo_entries()  # not every row of the table was timed
     frame["rows_expected"] = len(entries)
     return frame

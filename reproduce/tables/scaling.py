@@ -28,7 +28,7 @@ from benchmarks.memory import MEMORY_MEASURES, series_memory
 from benchmarks.ratios import median_ranks
 from benchmarks.records import ModelSpec
 from benchmarks.series import Point, time_series
-from benchmarks.settings import ThroughputSettings
+from benchmarks.settings import DEFAULT_ROUNDS, Rounds, ThroughputSettings
 from common.environment import describe_environment
 
 __all__ = [
@@ -67,8 +67,8 @@ DEFAULT_SIZES = (160, 224, 288, 384, 448)
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 #: The batch of the resolution sweep: small, so 448 fits every model on a laptop.
 SCALING_BATCH = 4
-#: (warm-up rounds, timed rounds) per device type, for both sweeps.
-SCALING_ROUNDS = {"cpu": (1, 3), "cuda": (5, 20)}
+#: Rounds of both sweeps: many points per model, so fewer timed rounds than the default on a GPU.
+SCALING_ROUNDS: Rounds = {"cpu": DEFAULT_ROUNDS["cpu"], "cuda": (5, 20)}
 MIN_SIZE, MAX_SIZE = 32, 1024
 #: The strides the families' grids need (patch 7 and two stages: 14; patch 16; 4 stages of
 #: 2 after a stride-4 stem: 32); the nearest size a model takes is searched among their

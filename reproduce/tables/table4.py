@@ -15,7 +15,6 @@ from models import list_models
 from reproduce.paper import CLAIMS, TABLES, PaperRow
 
 __all__ = [
-    "DEFAULT_ITERATIONS",
     "FUSED_MODELS",
     "QUICK",
     "REFERENCE_MODEL",
@@ -36,10 +35,8 @@ PARAM_COLUMN, FLOPS_COLUMN, THROUGHPUT_COLUMN, TOP1_COLUMN = TABLE.columns[1:]
 
 DEFAULT_LOG_DIR = REPO_ROOT / "runs" / "table4"
 TABLE_BATCH_SIZE = int(CLAIMS["table4_throughput_setting"].numbers["batch_size"])
-# Warm-up and timed rounds per device: three timed CPU rounds decide the two "faster than"
-# claims, whose margins exceed the rounds' spread; why the "16-18%" one needs many more rounds
-# is in the README (Every speed ratio ...).
-DEFAULT_ITERATIONS = {"cpu": (1, 3), "cuda": (10, 50)}  # device -> (warmup, iters)
+# Table 4 is timed at the suite's DEFAULT_ROUNDS (benchmarks.settings); why the "16-18%" claim
+# needs many more rounds is in the README (Every speed ratio ...).
 QUICK = {"batch_size": 2, "warmup": 1, "iters": 2}  # --quick: a CI smoke run of the real models
 #: Zoo models with a fused fast path (``fused=True``: same parameters and numbers, fewer ops).
 #: Table 4 times them on the official computation (``fused=False``) unless ``--fused``: the paper

@@ -1,5 +1,5 @@
-"""Shared records of the benchmarks tests: the made-up machine and a benchmark run built from
-fixed records (no model is built)."""
+"""Shared records of the benchmarks tests: the made-up machine and sweep rows built from fixed
+records by the sweep's own row builders (no model is built)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from benchmarks.records import FlopCount, ModelSpec, ParamCount, Throughput
 from benchmarks.rows import finish_row, model_row
 from benchmarks.settings import ThroughputSettings
-from benchmarks.suite import BenchmarkRun
 from benchmarks.sweep import STATUS_OK
 from common.environment import Environment
 
@@ -31,60 +30,41 @@ ENVIRONMENT = Environment(
 META = dataclasses.replace(ENVIRONMENT, device="meta", device_name="meta (shapes only)")
 
 
-def fixed_run(
-    seconds: Mapping[str, Sequence[float]],
-    settings: ThroughputSettings | None = None,
-    steps: Sequence[str] = ("inference",),
-    macs: int = 2_000_000_000,
-    params: int = 10_000_000,
-    gemm_peak_gflops: float = 100.0,
-) -> BenchmarkRun:
-    """A run of made-up per-round seconds (model label -> seconds), nothing built or timed;
-    every model has ``macs`` and ``params``."""
-    settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3, warmup_batch_size=2)
-    specs = tuple(ModelSpec(label.split("(")[0], _overrides(label)) for label in seconds)
-    throughputs = {
-        step: tuple(_throughput(spec, settings, step, seconds[spec.label]) for spec in specs)
-        for step in steps
-    }
-    return BenchmarkRun(
-        specs=specs,
-        settings=settings,
-        params=tuple(ParamCount(s.name, s.overrides, params, META) for s in specs),
-        flops=tuple(
-            FlopCount(s.name, s.overrides, (3, 224, 224), macs, "ptflops 0.7.5, aten backend", META)
-            for s in specs
-        ),
-        throughputs=throughputs,
-        gemm_peak_gflops=gemm_peak_gflops,
-        wall_seconds=61.0,
-        environment=ENVIRONMENT,
-    )
-
-
 def fixed_rows(
     seconds: Mapping[str, Sequence[float]],
     settings: ThroughputSettings | None = None,
     reference: str | None = None,
     statuses: Mapping[str, str] | None = None,
     environment: Environment = ENVIRONMENT,
-    **counts: int,
+    steps: Sequence[str] = ("inference",),
+    macs: int = 2_000_000_000,
+    params: int = 10_000_000,
+    gemm_peak_gflops: float = 100.0,
 ) -> list[dict[str, object]]:
-    """The sweep rows of :func:`fixed_run` (one group with ``reference``, default ResMLP-S24
-    where it is timed, else the first label), as :func:`benchmarks.sweep.run_sweep` writes
-    them; ``statuses`` marks models that failed (their seconds are ignored)."""
-    run = fixed_run(seconds, settings, **counts)
-    labels = [spec.label for spec in run.specs]
+    """Rows of made-up per-round seconds (model label -> seconds), nothing built or timed, as
+    :func:`benchmarks.sweep.run_sweep` writes them with its own row builders: one group with
+    ``reference`` (default ResMLP-S24 where it is timed, else the first label), every model of
+    ``macs`` and ``params``; ``statuses`` marks models that failed (their seconds ignored)."""
+    settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3, warmup_batch_size=2)
+    specs = [ModelSpec(label.split("(")[0], _overrides(label)) for label in seconds]
+    labels = [spec.label for spec in specs]
     reference = reference or ("resmlp_s24" if "resmlp_s24" in labels else labels[0])
-    anchor = {"inference": seconds[reference]}
+    anchor = {step: seconds[reference] for step in steps}
     rows = []
-    for index, spec in enumerate(run.specs):
+    for spec in specs:
         status = (statuses or {}).get(spec.label, STATUS_OK)
-        records = {"inference": run.throughputs["inference"][index]} if status == STATUS_OK else {}
-        count = (run.params[index], run.flops[index], STATUS_OK)
-        row = model_row(spec, *count[:2], status, records, run.gemm_peak_gflops, anchor)
+        records = {
+            step: _throughput(spec, settings, step, seconds[spec.label]) for step in steps
+        } if status == STATUS_OK else {}  # fmt: skip
+        count = (
+            ParamCount(spec.name, spec.overrides, params, META),
+            FlopCount(spec.name, spec.overrides, (3, 224, 224), macs, "ptflops 0.7.5, aten backend",
+                      META),
+            STATUS_OK,
+        )  # fmt: skip
+        row = model_row(spec, count[0], count[1], status, records, gemm_peak_gflops, anchor)
         row |= {"group": 0 if spec.label == reference else 1, "batch_note": ""}
-        finish_row(row, run.settings, environment, run.gemm_peak_gflops, 61.0, count, reference)
+        finish_row(row, settings, environment, gemm_peak_gflops, 61.0, count, reference, "run-1")
         rows.append(row)
     return rows
 

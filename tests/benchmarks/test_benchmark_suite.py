@@ -1,21 +1,22 @@
-"""benchmarks.suite: names and globs, input sizes, the duration estimate, timm's CSV columns."""
+"""benchmarks.suite and the rows' schema: names and globs, input sizes, the duration estimate,
+timm's CSV columns."""
 
 from __future__ import annotations
 
 import pytest
 
 from benchmarks.records import FlopCount
+from benchmarks.rows import sweep_frame
 from benchmarks.settings import ThroughputSettings
 from benchmarks.suite import (
     ASSUMED_MFU,
-    benchmark_frame,
     expected_seconds,
     input_size_of,
     select_models,
     upfront_seconds,
 )
 from models import list_models
-from tests.benchmarks.conftest import ENVIRONMENT, fixed_run
+from tests.benchmarks.conftest import ENVIRONMENT, fixed_rows
 
 #: The columns timm's benchmark.py writes for what the suite measures too, by step.
 TIMM_INFER = ["infer_img_size", "infer_batch_size", "infer_samples_per_sec", "infer_step_time"]
@@ -75,11 +76,11 @@ def test_upfront_duration_is_the_flops_of_every_round_at_half_the_gemm_peak() ->
 
 
 def test_frame_has_timms_columns_first_then_the_provenance() -> None:
-    run = fixed_run(
+    rows = fixed_rows(
         {"resmlp_s12": [1.0, 2.0, 4.0], "dynamixer_s(fused=False)": [2.0, 2.0, 2.0]},
         steps=("inference", "train"),
     )
-    frame = benchmark_frame(run)
+    frame = sweep_frame(rows)
     columns = list(frame.columns)
     assert columns[:11] == ["model", *TIMM_INFER, "param_count", "infer_gmacs", *TIMM_TRAIN]
     for column in (

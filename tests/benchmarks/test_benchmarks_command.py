@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 
-import benchmarks.suite as suite
 from benchmarks import cli, sweep
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
@@ -102,7 +101,6 @@ def test_a_tiny_run_writes_timms_columns_and_the_provenance(
 ) -> None:
     # A small yardstick keeps the test short; the models are real and really timed.
     small_peak = functools.partial(measure_gemm_peak, shape=(256, 256, 256))
-    monkeypatch.setattr(suite, "measure_gemm_peak", small_peak)
     monkeypatch.setattr(sweep, "measure_gemm_peak", small_peak)
     out = tmp_path / "tiny.csv"
     argv = ["dynamixer_digits", "convmlp_s", "--img-size", "32", "-b", "1", "--iters", "2"]

@@ -155,6 +155,11 @@ def test_the_interrupted_line_says_how_to_resume() -> None:
         "python -m benchmarks: interrupted; 3 of 9 models kept in x.csv; resume: "
         + "python -m benchmarks a --resume x.csv"
     )
+    nothing = interrupted_line("python -m benchmarks", 0, 9, Path("out"), ["a", "-b", "2"])
+    assert nothing == (
+        "python -m benchmarks: interrupted before any of 9 models was kept; start again: "
+        + "python -m benchmarks a -b 2"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ Table 4 result built from fixed records (no model is built), and the tiny digits
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,17 @@ import pandas as pd
 import pytest
 
 from benchmarks.records import FlopCount, ParamCount, Throughput
+from benchmarks.rows import finish_row, model_row
 from benchmarks.settings import ThroughputSettings
+from benchmarks.sweep import STATUS_OK
 from common.environment import Environment
 from reproduce.paper import TABLES
 from reproduce.render.table4 import render_table4, table4_stem
 from reproduce.tables.counts import Measurement
 from reproduce.tables.frames import table_frame
 from reproduce.tables.specs import TABLE_SPECS, MeasureKey, measure_keys
-from reproduce.tables.table4_measurement import RowMeasurement, Table4Result, table4_frame
+from reproduce.tables.table4 import row_spec
+from reproduce.tables.table4_measurement import Table4Result, table4_frame
 
 # A machine unlike any real one, so a rendered caption or file name shows where it came from.
 ENVIRONMENT = Environment(
@@ -64,16 +68,19 @@ def fixed_result(
     fused: bool = False,
     gemm_peak_gflops: float | None = GEMM_PEAK,
 ) -> Table4Result:
-    """A Table 4 result built from fixed records (no model is built)."""
+    """A Table 4 result built from fixed records by the sweep's own row builders (no model is
+    built): one group, ResMLP-S24 the reference where it is among ``models``."""
     settings = settings or ThroughputSettings(batch_size=32, warmup=1, iters=3)
-    labels = {row.zoo_name: row.label for row in TABLE.rows}
+    specs = {row.zoo_name: row_spec(row, fused) for row in TABLE.rows if row.zoo_name in models}
+    reference = specs.get("resmlp_s24", next(iter(specs.values()))).label
+    peak = gemm_peak_gflops if gemm_peak_gflops is not None else math.nan
+    seconds = {name: _seconds(rates[name], settings.batch_size) for name in models}
+    anchor = seconds[next(n for n, spec in specs.items() if spec.label == reference)]
     rows = []
-    for name in models:
-        median = rates[name]
-        seconds = tuple(settings.batch_size / r for r in (median * 0.9, median, median * 1.1))
+    for name, spec in specs.items():
         throughput = Throughput(
             model=name,
-            overrides={},
+            overrides=dict(spec.overrides),
             batch_size=settings.batch_size,
             input_size=(3, 224, 224),
             precision=settings.precision,
@@ -82,10 +89,10 @@ def fixed_result(
             compile_mode=settings.compile_mode if settings.compile else None,
             warmup=settings.warmup,
             iters=3,
-            batch_seconds=seconds,
-            median_images_per_s=median,
-            min_images_per_s=median * 0.9,
-            max_images_per_s=median * 1.1,
+            batch_seconds=seconds[name],
+            median_images_per_s=rates[name],
+            min_images_per_s=min(settings.batch_size / s for s in seconds[name]),
+            max_images_per_s=max(settings.batch_size / s for s in seconds[name]),
             load_average_before=1.5,
             load_average_after=2.0,
             environment=environment,
@@ -99,16 +106,30 @@ def fixed_result(
             counter="ptflops 0.7.5, aten backend",
             environment=META,
         )
-        rows.append(RowMeasurement(labels[name], params, flops, throughput))
-    return Table4Result(
-        tuple(rows),
-        settings,
-        environment,
-        wall_seconds=123.4,
-        quick=quick,
-        fused=fused,
-        gemm_peak_gflops=gemm_peak_gflops,
-    )
+        row = model_row(
+            spec, params, flops, STATUS_OK, {"inference": throughput}, peak, {"inference": anchor}
+        )
+        row |= {"group": 0 if spec.label == reference else 1, "batch_note": ""}
+        finish_row(
+            row, settings, environment, peak, 123.4, (params, flops, STATUS_OK), reference,
+            "2026-01-02T03:02:00",
+        )  # fmt: skip
+        rows.append(row)
+    return Table4Result(tuple(rows), settings, wall_seconds=123.4, timed=len(rows), quick=quick,
+                        fused=fused)  # fmt: skip
+
+
+def _seconds(rate: float, batch: int) -> tuple[float, float, float]:
+    """Three rounds whose median rate is ``rate`` (the rounds at 0.9x, 1x and 1.1x of it)."""
+    return tuple(batch / r for r in (rate * 0.9, rate, rate * 1.1))  # type: ignore[return-value]
+
+
+def failed_row(name: str, status: str, fused: bool = False) -> dict[str, object]:
+    """The row the sweep writes for a model that could not be counted (no timing at all)."""
+    spec = row_spec(next(row for row in TABLE.rows if row.zoo_name == name), fused)
+    row = model_row(spec, None, None, status, {}, 0, None)
+    finish_row(row, ThroughputSettings(), ENVIRONMENT, GEMM_PEAK, 1.0, None, "resmlp_s24")
+    return row
 
 
 def markdown_table(text: str) -> pd.DataFrame:
@@ -119,14 +140,19 @@ def markdown_table(text: str) -> pd.DataFrame:
     return pd.DataFrame(cells[1:], columns=cells[0])
 
 
+def frame_of(result: Table4Result) -> pd.DataFrame:
+    """Table 4's frame for a result, as the command builds it."""
+    return table4_frame(result.rows, result.quick, result.fused)
+
+
 def render(result: Table4Result) -> str:
     """Table 4's markdown for a result, as the command writes it."""
-    return render_table4(table4_frame(result))
+    return render_table4(frame_of(result))
 
 
 def stem(result: Table4Result) -> str:
     """Table 4's file name stem for a result."""
-    return table4_stem(table4_frame(result))
+    return table4_stem(frame_of(result))
 
 
 # ---------------------------------------------------------------------------------------------

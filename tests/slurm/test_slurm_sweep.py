@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from benchmarks.cli import sweep_frame
 from benchmarks.launching import run_array
 from benchmarks.records import ModelSpec
+from benchmarks.rows import sweep_frame
 from benchmarks.settings import ThroughputSettings
 from benchmarks.sweep import Sweep
 from common.launch import SlurmOptions

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reproduce.claims.construction import table8_removals
-from reproduce.claims.speed import pair_checks, speed_checks, zoo_timings
+from reproduce.claims.speed import pair_checks, shared_rounds, speed_checks, zoo_timings
 from reproduce.claims.verdicts import (
     CLOSE,
     INCONCLUSIVE,
@@ -88,7 +88,8 @@ RATES = {
 def _table4_csv(
     folder: Path, device: str = "cpu", wobble: float = 0.02, rates: dict[str, float] = RATES
 ) -> Path:
-    """A measured Table 4 as the table4 command writes it (the columns the checks read): three
+    """A measured Table 4 as the table4 command writes it (the sweep's columns the checks read):
+    one group with the reference, three
     interleaved rounds, each model's per-round time wobbling by ``wobble`` around its median."""
     rows = []
     for index, row in enumerate(TABLES[4].rows):
@@ -97,18 +98,22 @@ def _table4_csv(
         seconds = [32 / rate * (1 + sign * w) for w in (-wobble, 0.0, wobble)]
         rows.append(
             {
-                "model": name,
                 "label": row.label,
                 "paper_params_m": float(row.cells["# Param"][:-1]),
                 "paper_gflops": float(row.cells["FLOPs"][:-1]),
                 "paper_images_per_s": float(row.cells["Throughput image/s"]),
+                "model": name,
+                "name": name,
+                "status": "ok",
                 "params": 1_000_000,
                 "macs": 1_000_000_000,
-                "images_per_s": rate,
-                "images_per_s_min": 32 / max(seconds),
-                "images_per_s_max": 32 / min(seconds),
-                "batch_seconds": " ".join(f"{s:.6f}" for s in seconds),
-                "batch_size": 32,
+                "infer_samples_per_sec": rate,
+                "infer_samples_per_sec_min": 32 / max(seconds),
+                "infer_samples_per_sec_max": 32 / min(seconds),
+                "infer_batch_seconds": " ".join(f"{s:.6f}" for s in seconds),
+                "requested_batch_size": 32,
+                "group": 0 if name == "resmlp_s24" else 1,
+                "run_started": "2026-01-02T03:02:00",
                 "precision": "fp32",
                 "device": device,
                 "device_name": "Test CPU 9000" if device == "cpu" else "Test GPU 9000",
@@ -201,6 +206,42 @@ def test_a_zoo_csv_read_back_times_every_pair_it_holds(tmp_path: Path) -> None:
         "DynaMixer-S about 16%–18% slower than ViP-Small/7",
         "DynaMixer-L about 16%–18% slower than ViP-Large/7",
     ]
+
+
+def test_zoo_rows_of_different_groups_or_runs_are_never_compared_round_by_round(
+    tmp_path: Path,
+) -> None:
+    # A grouped zoo sweep: ViP-S/7 and DynaMixer-S shared no rounds (groups 1 and 2); ViP-L/7
+    # and DynaMixer-L did (group 3), but a resumed file holds ViP-L/7 from another run.
+    rows = [
+        ("resmlp_s24", "", "2.0 2.0", 0, "run-a"),
+        ("vip_s7", "", "4.0 4.2", 1, "run-a"),
+        ("dynamixer_s", "{'fused': False}", "5.0 5.0", 2, "run-a"),
+        ("vip_l7", "", "12.0 12.4", 3, "run-b"),
+        ("dynamixer_l", "{'fused': False}", "14.0 15.0", 3, "run-a"),
+    ]
+    frame = pd.DataFrame(
+        {
+            "name": [r[0] for r in rows],
+            "overrides": [r[1] for r in rows],
+            "infer_batch_seconds": [r[2] for r in rows],
+            "group": [r[3] for r in rows],
+            "run_started": [r[4] for r in rows],
+            "status": "ok",
+            "device_name": "Test CPU 9000",
+            "device": "cpu",
+            "threads": 2,
+            "precision": "fp32",
+            "requested_batch_size": 32,
+        }
+    )
+    path = tmp_path / "mlp_zoo_cpu.csv"
+    frame.to_csv(path, index=False)
+    timings = zoo_timings(pd.read_csv(path))
+    assert pair_checks(timings, "zoo table") == []
+    assert shared_rounds(timings["resmlp_s24"], timings["dynamixer_s"])  # the reference
+    assert not shared_rounds(timings["vip_s7"], timings["dynamixer_s"])
+    assert not shared_rounds(timings["vip_l7"], timings["dynamixer_l"])
 
 
 def test_table8_construction_explains_the_channel_fusion_count() -> None:

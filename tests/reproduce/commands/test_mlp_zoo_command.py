@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-import benchmarks.suite as suite
+import benchmarks.sweep as sweep
 from benchmarks.gemm import measure_gemm_peak
 from benchmarks.settings import ThroughputSettings
 from common.files import RESULTS_DIR
@@ -83,7 +83,7 @@ def test_a_tiny_real_run_of_two_small_models(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     small_peak = functools.partial(measure_gemm_peak, shape=(256, 256, 256))
-    monkeypatch.setattr(suite, "measure_gemm_peak", small_peak)
+    monkeypatch.setattr(sweep, "measure_gemm_peak", small_peak)
     argv = ["--models", "convmlp_s", "cyclemlp_b1", "--batch-size", "1", "--iters", "2"]
     assert zoo_command.main([*argv, "--output-dir", str(tmp_path)]) == 0
     frame = pd.read_csv(tmp_path / "mlp_zoo_cpu_batch1_subset.csv")

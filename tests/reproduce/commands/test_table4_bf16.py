@@ -10,8 +10,7 @@ import pytest
 import benchmarks.settings as settings_module
 from benchmarks.settings import ThroughputSettings
 from reproduce.commands import table4 as table4_command
-from reproduce.tables.table4_measurement import table4_frame
-from tests.reproduce.conftest import ENVIRONMENT, fixed_result, render, stem
+from tests.reproduce.conftest import ENVIRONMENT, fixed_result, frame_of, render, stem
 
 BF16 = ThroughputSettings(batch_size=32, amp="bf16", warmup=1, iters=3)
 
@@ -35,7 +34,7 @@ def test_caption_says_whether_the_cpu_ran_bf16_natively() -> None:
     assert "bf16 runs natively on this CPU (avx512_bf16)" in render(native)
     fp32 = render(fixed_result())
     assert "bf16 is emulated" not in fp32 and "bf16 runs natively" not in fp32
-    frame = table4_frame(native)
+    frame = frame_of(native)
     assert set(frame["cpu_bf16"]) == {"avx512_bf16"} and set(frame["native_bf16"]) == {True}
 
 
@@ -45,7 +44,7 @@ def test_the_command_warns_in_one_line_where_bf16_is_emulated(
     emulated = fixed_result(
         settings=BF16, environment=dataclasses.replace(ENVIRONMENT, cpu_bf16=())
     )
-    monkeypatch.setattr(table4_command, "run", lambda options: emulated)
+    monkeypatch.setattr(table4_command, "run", lambda *args: emulated)
     monkeypatch.setattr(settings_module, "cpu_bf16_flags", lambda: ())
     assert table4_command.main(["--amp", "bf16", "--output-dir", str(tmp_path)]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "bf16" in line]

@@ -10,14 +10,15 @@ from benchmarks.settings import ThroughputSettings
 from reproduce.claims.speed import table4_claims
 from reproduce.render.table4 import claim_line
 from reproduce.render.text import gpu_short_name
-from reproduce.tables.table4_measurement import table4_frame
 from tests.reproduce.conftest import (
     ENVIRONMENT,
     MACS,
     PARAMS,
     RATES,
     TABLE,
+    failed_row,
     fixed_result,
+    frame_of,
     markdown_table,
     render,
     stem,
@@ -37,7 +38,7 @@ def test_layout_paper_beside_measured_in_the_papers_row_order() -> None:
         "Throughput image/s, paper (V100)",
         f"Throughput image/s, {device} [min–max]",
         "vs ResMLP S24, paper",
-        "vs ResMLP S24, measured",
+        "vs ResMLP S24, measured [interval]",
         "MFU, measured",
         "Top-1 (%), paper",
     ]
@@ -60,11 +61,11 @@ def test_layout_paper_beside_measured_in_the_papers_row_order() -> None:
 
 def test_mfu_is_achieved_flops_over_the_measured_gemm_peak() -> None:
     result = fixed_result()
-    frame = table4_frame(result)
+    frame = frame_of(result)
     # DynaMixer-S: 2 x 7.315 GMACs x 20 img/s = 292.6 GFLOP/s of a 1000 GFLOP/s peak.
-    row = frame.set_index("model").loc["dynamixer_s"]
-    assert row["gflop_per_s"] == pytest.approx(2 * MACS["dynamixer_s"] * 20.0 / 1e9)
-    assert row["mfu"] == pytest.approx(0.2926, abs=1e-4)
+    row = frame.set_index("name").loc["dynamixer_s"]
+    assert row["infer_mfu"] == pytest.approx(2 * MACS["dynamixer_s"] * 20.0 / 1e12)
+    assert row["infer_mfu"] == pytest.approx(0.2926, abs=1e-4)
     shown = markdown_table(render(result))
     assert list(shown["MFU, measured"]) == ["48%", "46%", "52%", "29%", "44%", "41%"]
     assert (
@@ -79,12 +80,13 @@ def test_mfu_is_achieved_flops_over_the_measured_gemm_peak() -> None:
 def test_relative_throughput_columns() -> None:
     frame = markdown_table(render(fixed_result()))
     paper = frame.set_index("Model")["vs ResMLP S24, paper"]
-    measured = frame.set_index("Model")["vs ResMLP S24, measured"]
-    assert paper["ResMLP S24"] == measured["ResMLP S24"] == "1.00"
+    measured = frame.set_index("Model")["vs ResMLP S24, measured [interval]"]
+    assert paper["ResMLP S24"] == "1.00" and measured["ResMLP S24"] == "1.00 [1.00–1.00]"
     assert paper["DynaMixer-S"] == f"{551 / 680:.2f}" == "0.81"
-    assert measured["DynaMixer-S"] == "0.50"  # 20 / 40
-    assert measured["ViP-L/7"] == f"{9 / 40:.2f}"
-    numbers = table4_frame(fixed_result()).set_index("model")
+    # The median of the per-round ratios (each round 20 / 40) and their interval.
+    assert measured["DynaMixer-S"] == "0.50 [0.50–0.50]"
+    assert measured["ViP-L/7"].startswith(f"{9 / 40:.2f} [")
+    numbers = frame_of(fixed_result()).set_index("name")
     assert numbers.loc["resmlp_b24", "relative"] == pytest.approx(0.25)
     assert numbers.loc["resmlp_b24", "paper_relative"] == pytest.approx(215 / 680)
 
@@ -92,7 +94,7 @@ def test_relative_throughput_columns() -> None:
 def test_relative_columns_are_blank_without_the_reference_row() -> None:
     result = fixed_result(models=["vip_m7", "dynamixer_s"])
     frame = markdown_table(render(result))
-    assert list(frame["vs ResMLP S24, measured"]) == ["–", "–"]
+    assert list(frame["vs ResMLP S24, measured [interval]"]) == ["–", "–"]
     assert list(frame["vs ResMLP S24, paper"]) == [f"{390 / 680:.2f}", f"{551 / 680:.2f}"]
 
 
@@ -112,8 +114,8 @@ def test_claim_footnote_says_which_claims_hold() -> None:
         "- DynaMixer-M about 5% larger than ViP-M/7: paper +3.6% params, +4.3% FLOPs; "
         + "measured +3.4% params, +4.3% FLOPs — holds"
     ) in footnote
-    checks = {c.subject: c.holds_here for c in table4_claims(table4_frame(fixed_result()))}
-    assert all(claim_line(c) in footnote for c in table4_claims(table4_frame(fixed_result())))
+    checks = {c.subject: c.holds_here for c in table4_claims(frame_of(fixed_result()))}
+    assert all(claim_line(c) in footnote for c in table4_claims(frame_of(fixed_result())))
     assert checks == {
         "DynaMixer-S faster than ViP-M/7": True,
         "DynaMixer-S faster than ResMLP B24": True,
@@ -157,10 +159,7 @@ def test_caption_says_device_settings_versions_and_duration() -> None:
 
 def test_caption_warns_when_other_work_shared_the_cpu() -> None:
     result = fixed_result()
-    busy = dataclasses.replace(
-        result.rows[0],
-        throughput=dataclasses.replace(result.rows[0].throughput, load_average_after=4.4),
-    )
+    busy = result.rows[0] | {"infer_load_average": "1.50 4.40"}
     result = dataclasses.replace(result, rows=(busy, *result.rows[1:]))
     caption = render(result).splitlines()[0]
     assert "load average 1.5–4.4 while timing on 2 cores (above this run's own threads" in caption
@@ -195,3 +194,19 @@ def test_output_names_say_device_and_non_default_settings() -> None:
     assert stem(fixed_result(quick=True)) == "table4_quick"
     assert stem(fixed_result(fused=True)) == "table4_fused"
     assert stem(fixed_result(settings=ThroughputSettings(batch_size=8))) == ("table4_batch8")
+
+
+def test_a_model_that_failed_is_a_row_saying_why_and_leaves_the_claims_it_touches_out() -> None:
+    result = fixed_result()
+    broken = failed_row("vip_m7", "oom")
+    result = dataclasses.replace(
+        result, rows=tuple(broken if r["name"] == "vip_m7" else r for r in result.rows)
+    )
+    text = render(result)
+    row = markdown_table(text).set_index("Model").loc["ViP-M/7"]
+    device = "measured (Test CPU 9000, cpu, 2 threads, fp32)"
+    assert row[f"Throughput image/s, {device} [min–max]"] == "not timed: oom"
+    assert row["# Param, measured"] == "–" and row["MFU, measured"] == "–"
+    assert "1 of 6 models could not be timed (their rows say why)" in text.splitlines()[0]
+    subjects = {c.subject for c in table4_claims(frame_of(result))}
+    assert subjects == {"DynaMixer-S faster than ResMLP B24"}  # every other claim needs ViP-M/7
