@@ -42,7 +42,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["GFNetPyramid", "GlobalFilter", "GlobalFilterBlock"]
@@ -278,7 +278,7 @@ class GFNetPyramid(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         """Image -> stage-0 NHWC tokens with the position embedding added."""

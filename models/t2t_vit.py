@@ -51,7 +51,7 @@ from timm.models._manipulate import checkpoint, checkpoint_seq
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import square_size
 
 __all__ = ["FixedSizePatchEmbed", "T2TViT", "TokenPerformer", "TokensToToken"]
@@ -310,7 +310,7 @@ class T2TViT(nn.Module):
             if global_pool not in ("token", "avg", ""):
                 raise ValueError(f"global_pool must be 'token', 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """Image -> tokens with the class token first and the position table added."""
