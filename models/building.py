@@ -1,5 +1,6 @@
 """Building a zoo model as timm builds its own: ``build_model_with_cfg`` plus the ``device=`` and
-``dtype=`` that ``timm.create_model`` passes to every model class since timm 1.0."""
+``dtype=`` that ``timm.create_model`` passes to every model class since timm 1.0, and the head
+that ``reset_classifier`` builds later, placed where and as the model is."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from timm.models import build_model_with_cfg
 from torch import nn
 
-__all__ = ["build_zoo_model"]
+__all__ = ["build_zoo_model", "place_head"]
 
 
 def build_zoo_model(
@@ -26,3 +27,18 @@ def build_zoo_model(
     if not hasattr(model, "in_chans"):
         model.in_chans = int(kwargs.get("in_chans", 3))
     return model.to(dtype=dtype) if dtype is not None else model
+
+
+def place_head(model: nn.Module, head: nn.Module) -> nn.Module:
+    """``head``, just built by ``model``'s ``reset_classifier``, on the device and in the dtype of
+    the model's parameters and in its train/eval mode.
+
+    A new module starts on the default device, in float32 and in training mode, so a model that
+    was moved, cast or put in eval mode would otherwise get a head that fails or differs from the
+    rest (timm's test_model_default_cfgs checks all three). Its numbers are those of a head built
+    as it is and then cast: the same draw from the default generator as a fresh model's head.
+    """
+    reference = next(model.parameters(), None)
+    if reference is not None:
+        head = head.to(device=reference.device, dtype=reference.dtype)
+    return head.train(model.training)

@@ -31,7 +31,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 
 __all__ = ["ConvMLP", "ConvMLPBlock", "ConvMLPStage", "ConvStage", "ConvTokenizer"]
 
@@ -237,7 +237,9 @@ class ConvMLP(nn.Module):
         if global_pool is not None:
             _check_global_pool(global_pool)
             self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = place_head(
+            self, nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H/32, W/32, D), NHWC."""

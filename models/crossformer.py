@@ -42,7 +42,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["Attention", "CrossFormer", "CrossFormerBlock", "DynamicPosBias", "accepted_sizes"]
@@ -491,9 +491,7 @@ class CrossFormer(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        reference = next(self.parameters())  # the new head where and as the model is
-        head = self._classifier(num_classes).to(device=reference.device, dtype=reference.dtype)
-        self.head = head.train(self.training)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H/32, W/32, D): NHWC."""

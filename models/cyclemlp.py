@@ -39,7 +39,7 @@ from timm.models._features import feature_take_indices
 from torch import nn
 from torchvision.ops import deform_conv2d
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import MixerLayer
 
 __all__ = [
@@ -307,7 +307,9 @@ class CycleNet(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = place_head(
+            self, nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised tokens (B, H', W', D); H' is 7 at 224, about H / 32."""

@@ -187,8 +187,14 @@ def softmax_in_own_dtype(logits: torch.Tensor) -> torch.Tensor:
     logits) and the mixing product casts the result back to half precision anyway; the
     half-precision kernels subtract each row's maximum and accumulate in fp32, so the weights
     they give are the fp32 ones rounded (tested against fp32). CPU autocast keeps bf16 already.
+    Elsewhere (``meta``, where timm's tests run a bf16 model) there is no autocast to turn off,
+    and ``torch.autocast`` refuses the device type: the devices are :func:`to_autocast_dtype`'s.
     """
-    if not torch.jit.is_scripting() and logits.dtype in (torch.bfloat16, torch.float16):
+    if (
+        not torch.jit.is_scripting()
+        and logits.dtype in (torch.bfloat16, torch.float16)
+        and logits.device.type in ("cpu", "cuda")
+    ):
         with torch.autocast(logits.device.type, enabled=False):
             return logits.softmax(dim=-1)
     return logits.softmax(dim=-1)

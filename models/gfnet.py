@@ -17,7 +17,8 @@ built; ``img_size`` builds the model for another size, as the authors' ``--input
 
 The global filter runs in float32 as in the authors' code (its input is cast to float32, its
 output stays float32), also under autocast: cuFFT in half precision only takes power-of-two
-sizes, and these grids (56, 28, 14, 7) are not.
+sizes, and these grids (56, 28, 14, 7) are not. A model cast with ``.to(torch.bfloat16)`` (or
+another dtype) still filters in float32 and gets the filter's output back in its own dtype.
 
 Parameter names, shapes and order are the authors', so their checkpoints load with
 ``strict=True``: ``pos_embed``, ``patch_embed.{0-3}.proj``, ``blocks.{stage}.{block}`` with
@@ -42,7 +43,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["GFNetPyramid", "GlobalFilter", "GlobalFilterBlock"]
@@ -70,11 +71,15 @@ class GlobalFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[1], x.shape[2]
-        # float32 whatever the input or autocast: the authors' ``x.to(torch.float32)``.
+        # float32 whatever the input or autocast: the authors' ``x.to(torch.float32)``. A filter
+        # cast to bfloat16 (no complex bfloat16 exists) is used in float32 too, and the result
+        # comes back in the filter's dtype: float32 as the authors' (also under autocast), the
+        # dtype of a model cast with ``.to(dtype)`` otherwise.
         x = x.to(torch.float32)
         x = torch.fft.rfft2(x, dim=(1, 2), norm="ortho")
-        x = x * torch.view_as_complex(self.complex_weight)
-        return torch.fft.irfft2(x, s=(height, width), dim=(1, 2), norm="ortho")
+        x = x * torch.view_as_complex(self.complex_weight.float())
+        x = torch.fft.irfft2(x, s=(height, width), dim=(1, 2), norm="ortho")
+        return x.to(self.complex_weight.dtype)
 
 
 class GlobalFilterBlock(nn.Module):
@@ -278,7 +283,7 @@ class GFNetPyramid(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         """Image -> stage-0 NHWC tokens with the position embedding added."""

@@ -17,6 +17,8 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
+from models.building import place_head
+
 # A token mixer factory: (stage index, width, token-grid side) -> module mapping NHWC to NHWC.
 TokenMixerFactory = Callable[[int, int, int], nn.Module]
 
@@ -230,7 +232,9 @@ class HierarchicalMixer(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = place_head(
+            self, nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        )
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """NHWC tokens in the layout the token mixers want (see ``contiguous_tokens``).

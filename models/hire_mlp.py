@@ -38,7 +38,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 
 __all__ = ["REGION_PADDINGS", "SHIFT_PADDINGS", "HireBlock", "HireMLP", "HireModule"]
 
@@ -393,7 +393,9 @@ class HireMLP(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = place_head(
+            self, nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Image (B, C, H, W) -> normalised feature map (B, D, H/32, W/32)."""

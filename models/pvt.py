@@ -45,7 +45,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["Attention", "Block", "Blocks", "PatchEmbed", "PyramidVisionTransformer"]
@@ -367,7 +367,7 @@ class PyramidVisionTransformer(nn.Module):
             if global_pool not in POOLING:
                 raise ValueError(f"global_pool must be one of {POOLING}; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def _forward_stages(
         self, x: torch.Tensor, take_indices: list[int], last_stage: int

@@ -37,7 +37,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["RaftLayer", "RaftMLP", "Regroup", "ResidualMlp"]
@@ -289,8 +289,8 @@ class RaftMLP(nn.Module):
         if global_pool is not None:
             _check_global_pool(global_pool)
             self.global_pool = global_pool
-        self.classifier = (
-            nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.classifier = place_head(
+            self, nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
         )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

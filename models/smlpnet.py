@@ -41,7 +41,7 @@ from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import check_input_size, square_size
 
 __all__ = ["DepthwiseConvBlock", "FeedForward", "SparseMLPBlock", "SparseMLPNet"]
@@ -307,7 +307,7 @@ class SparseMLPNet(nn.Module):
             if global_pool not in ("avg", ""):
                 raise ValueError(f"global_pool must be 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.mlp_head = nn.Sequential(self._classifier(num_classes))
+        self.mlp_head = place_head(self, nn.Sequential(self._classifier(num_classes)))
 
     def _forward_blocks(
         self, x: torch.Tensor, take_indices: list[int], num_blocks: int

@@ -21,7 +21,9 @@ code, and stay so here, because their checkpoints hold them and their parameter 
 ``w`` (orthogonal rows scaled by sqrt(m), drawn at random at construction: a model computes the
 authors' function only with the ``w`` of their checkpoint). The Performer's feature maps and
 products run on ``float()`` tensors, as in the authors' code; under autocast the products still
-follow autocast's policy, as theirs do.
+follow autocast's policy, as theirs do. In a model cast to bfloat16 ``w`` is taken as float too
+and the attention's result is cast back to the tokens' dtype before ``proj`` (the authors' code
+fails there); in float32 both casts are no-ops.
 
 ``vit_s16_t2t`` is the repository's ``vit_small_patch16_224`` (Ross Wightman's early "small"
 ViT: width 768, depth 8, 8 heads, MLP ratio 3, no qkv bias, LayerNorm eps 1e-5; 48.75M
@@ -51,7 +53,7 @@ from timm.models._manipulate import checkpoint, checkpoint_seq
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
-from models.building import build_zoo_model
+from models.building import build_zoo_model, place_head
 from models.hierarchical import square_size
 
 __all__ = ["FixedSizePatchEmbed", "T2TViT", "TokenPerformer", "TokensToToken"]
@@ -126,7 +128,7 @@ class TokenPerformer(nn.Module):
     def prm_exp(self, x: torch.Tensor) -> torch.Tensor:
         """Positive random features of ``x`` (B, T, emb) -> (B, T, m), in float32."""
         half_square_norm = (x * x).sum(dim=-1, keepdim=True) / 2
-        wtx = torch.einsum("bti,mi->btm", x.float(), self.w)
+        wtx = torch.einsum("bti,mi->btm", x.float(), self.w.float())
         return torch.exp(wtx - half_square_norm) / self.feature_norm
 
     def single_attn(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,7 +137,7 @@ class TokenPerformer(nn.Module):
         normaliser = torch.einsum("bti,bi->bt", qp, kp.sum(dim=1)).unsqueeze(dim=2)  # (B, T, 1)
         kptv = torch.einsum("bin,bim->bnm", v.float(), kp)  # (B, emb, m)
         y = torch.einsum("bti,bni->btn", qp, kptv) / (normaliser + self.epsilon)  # (B, T, emb)
-        return v + self.dp(self.proj(y))
+        return v + self.dp(self.proj(y.to(v.dtype)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.single_attn(self.norm1(x))
@@ -310,7 +312,7 @@ class T2TViT(nn.Module):
             if global_pool not in ("token", "avg", ""):
                 raise ValueError(f"global_pool must be 'token', 'avg' or ''; got {global_pool!r}")
             self.global_pool = global_pool
-        self.head = self._classifier(num_classes)
+        self.head = place_head(self, self._classifier(num_classes))
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """Image -> tokens with the class token first and the position table added."""

@@ -5,6 +5,7 @@ import functools
 import torch
 
 import models
+from benchmarks.counting import skip_meta_init
 
 
 @functools.cache
@@ -12,6 +13,25 @@ def built(name: str) -> torch.nn.Module:
     """One seeded, eval-mode instance per model name, shared by read-only tests."""
     torch.manual_seed(0)
     return models.create_model(name).eval()
+
+
+@functools.cache
+def built_on_meta(name: str, **overrides: object) -> torch.nn.Module:
+    """One eval-mode instance per name and overrides on the meta device (shapes only, no
+    numbers: cheap for every name), shared by read-only tests."""
+    with skip_meta_init(), torch.device("meta"):
+        return models.create_model(name, **overrides).eval()
+
+
+@functools.cache
+def representatives() -> tuple[str, ...]:
+    """Each family's smallest model (fewest parameters): the one the tests run real numbers on,
+    so adding a family adds one model's worth of time."""
+
+    def size(name: str) -> int:
+        return sum(p.numel() for p in built_on_meta(name).parameters())
+
+    return tuple(min(models.list_models(f), key=size) for f in models.registry.FAMILIES)
 
 
 def input_for(model: torch.nn.Module, batch: int = 1) -> torch.Tensor:

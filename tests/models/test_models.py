@@ -9,37 +9,30 @@ model's worth of time.
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import timm
 import torch
 
 import models
 from benchmarks.counting import skip_meta_init
-from tests.models.conftest import ABLATIONS, built, input_for
+from tests.models.conftest import (
+    ABLATIONS,
+    built,
+    built_on_meta,
+    input_for,
+    representatives,
+)
 
 ALL = models.list_models()
 
 
-@functools.cache
-def _meta(name: str, **kwargs: object) -> torch.nn.Module:
-    with skip_meta_init(), torch.device("meta"):
-        return models.create_model(name, **kwargs).eval()
-
-
-def _smallest(family: str) -> str:
-    names = models.list_models(family)
-    return min(names, key=lambda n: sum(p.numel() for p in _meta(n).parameters()))
-
-
-REPRESENTATIVES = [_smallest(family) for family in models.registry.FAMILIES]
-FIXED_GRID = [n for n in REPRESENTATIVES if _meta(n).pretrained_cfg.get("fixed_input_size")]
+REPRESENTATIVES = list(representatives())
+FIXED_GRID = [n for n in REPRESENTATIVES if built_on_meta(n).pretrained_cfg.get("fixed_input_size")]
 # Multi-scale models (stages at several reductions) offer timm's feature API.
 HIERARCHICAL = [
     n
     for n in REPRESENTATIVES
-    if len({info["reduction"] for info in getattr(_meta(n), "feature_info", [])}) > 1
+    if len({info["reduction"] for info in getattr(built_on_meta(n), "feature_info", [])}) > 1
 ]
 
 
@@ -55,7 +48,7 @@ def test_every_family_has_a_representative_and_every_name_a_family():
 
 @pytest.mark.parametrize("name", ALL)
 def test_pretrained_cfg(name):
-    model = _meta(name)
+    model = built_on_meta(name)
     cfg = model.pretrained_cfg
     for key in (
         "input_size",
@@ -101,7 +94,7 @@ def test_default_cfg_shapes(name):
     """timm's test_model_default_cfgs, on the meta device: unpooled features match pool_size on
     the spatial axes of output_fmt, the channel axis is num_features, pooling gives num_features,
     and reset_classifier(0) makes forward return pooled features."""
-    model = _meta(name)
+    model = built_on_meta(name)
     cfg = model.pretrained_cfg
     x = torch.empty(2, *cfg["input_size"], device="meta")
     features = model.forward_features(x)
@@ -236,7 +229,7 @@ def test_features_only_and_intermediates(name):
 @pytest.mark.parametrize("name", sorted({*FIXED_GRID, "dynamixer_s", "vip_s14"}))
 def test_wrong_image_size_is_a_clear_error(name):
     """Raised at the top of forward, before any layer runs (so a meta-device model suffices)."""
-    model = _meta(name)
+    model = built_on_meta(name)
     height, width = model.pretrained_cfg["input_size"][1:]
     with pytest.raises(ValueError, match=rf"{height}x{width}.*got 192x160|got 192x160"):
         model(torch.empty(1, 3, 192, 160, device="meta"))
