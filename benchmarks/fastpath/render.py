@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.fastpath.causes import profile_section
 from benchmarks.fastpath.options import DYNAMIXER
 from benchmarks.fastpath.report import Case, CaseResult, FastPathReport, MemoryPeak, Target
 from benchmarks.fastpath.targets import bf16_support, find_result
@@ -134,6 +135,7 @@ def render_markdown(report: FastPathReport) -> str:
         title = "Context (not targets)"
         lines += _target_table(title, headers, report.context, ("yes", "no"))
     lines += _throughput_section(report)
+    lines += profile_section(report)
     lines += _training_section(report)
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report.notes]
@@ -197,6 +199,7 @@ def read_report(path: str | Path) -> FastPathReport:
         targets=[Target(**t) for t in data.get("targets", [])],
         notes=list(data.get("notes", [])),
         context=[Target(**t) for t in data.get("context", [])],
+        profiles=data.get("profiles", {}),
         load_average_before=loads("load_average_before"),
         load_average_after=loads("load_average_after"),
         wall_seconds=data.get("wall_seconds", 0.0),

@@ -79,6 +79,8 @@ class FastPathReport:
     notes: list[str] = field(default_factory=list)
     # Comparisons that are not targets but say what the targets' ratios mean.
     context: list[Target] = field(default_factory=list)
+    # Self CPU ms by kind of op of one profiled batch per inference case (CPU runs).
+    profiles: dict[str, dict[str, float]] = field(default_factory=dict)
     load_average_before: tuple[float, float, float] | None = None
     load_average_after: tuple[float, float, float] | None = None
     wall_seconds: float = 0.0

@@ -27,6 +27,7 @@ from benchmarks.fastpath.options import (
     Settings,
     check_settings,
 )
+from benchmarks.fastpath.profiling import profile_call
 from benchmarks.fastpath.report import Case, CaseResult, FastPathReport
 from benchmarks.fastpath.targets import evaluate_context, evaluate_targets
 from benchmarks.gemm import (
@@ -104,6 +105,9 @@ def run_report(settings: Settings, progress: Callable[[str], None] = print) -> F
     images = torch.randn(settings.batch_size, *IMAGE_SIZE, device=device)
     cases = _inference_cases(settings, device, models, images, bf16_batch, slow_bf16)
     _time_inference(settings, device, cases, report, progress)
+    if device.type == "cpu":
+        progress("one batch of each case under torch.profiler (where the time goes) ...")
+        report.profiles = {key: profile_call(call) for key, (_, call) in cases.items()}
     if settings.train:
         for precision in _training_precisions(settings, device):
             batch = images[:bf16_batch] if precision == "bf16" else images
