@@ -6,8 +6,9 @@ memory, no arithmetic) and counting even the largest takes about a second; with
 ~20 ms per layer in meta kernels), several times faster again and with the same counts.
 FLOPs are what the paper's tables print: multiply-accumulates of one image at batch 1, as
 ptflops' aten backend counts them (conv, mm, addmm, bmm; element-wise ops count zero), plus
-one stated rule for what that backend cannot see: FFTs (GFNet's global filters, see
-:func:`global_filter_macs`).
+two stated rules for what that backend cannot see: FFTs (GFNet's global filters, see
+:func:`global_filter_macs`) and torchvision's ``deform_conv2d`` (CycleMLP's authors' Cycle FC,
+counted as the convolution it is: :func:`deform_conv_macs`).
 Models outside the zoo (timm's ResNet, DeiT, Swin, ...) are counted by the same code.
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "count_params",
     "count_timm_flops",
     "count_timm_params",
+    "deform_conv_macs",
     "global_filter_macs",
     "skip_meta_init",
 ]
@@ -113,6 +115,17 @@ def global_filter_macs(inputs: tuple[Any, ...], outputs: tuple[Any, ...] = ()) -
     return x.numel() * (ceil_log2 + 1)
 
 
+def deform_conv_macs(inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
+    """MACs of one ``torchvision.ops.deform_conv2d``: those of the convolution it computes
+    (output elements x input channels per group x kernel area), as ptflops counts a conv; the
+    bilinear sampling at the offsets counts zero, like any element-wise op. CycleMLP's Cycle FC
+    on its authors' route is a 1x1 deformable convolution, so both of the zoo's routes to the
+    same numbers count the same MACs."""
+    weight, output = inputs[1], outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+    _, in_per_group, kernel_h, kernel_w = weight.shape
+    return output.numel() * in_per_group * kernel_h * kernel_w
+
+
 # ---------------------------------------------------------------------------------------------
 # Counting an already built module (shared by zoo and timm models, so both count alike)
 
@@ -140,15 +153,25 @@ def count_module_flops(
 ) -> FlopCount:
     """The FLOPs record of an already built ``net``: ptflops' aten MACs at batch 1.
 
-    Models with FFTs also count :func:`global_filter_macs`, and their record's ``counter``
-    says so. ``label`` names the model in the error raised when ptflops cannot count it.
-    Shared by :func:`count_flops` and :func:`count_timm_flops`, so both count alike.
+    Models with FFTs also count :func:`global_filter_macs`, and models with deformable
+    convolutions :func:`deform_conv_macs`; their record's ``counter`` says so. ``label`` names
+    the model in the error raised when ptflops cannot count it. Shared by :func:`count_flops`
+    and :func:`count_timm_flops`, so both count alike.
     """
-    fft_macs: list[int] = []  # what the FFT rule added, so that the record can say so
+    fft_macs: list[int] = []  # what the rules added, so that the record can say so
+    deform_macs: list[int] = []
 
     def fft_rule(inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
         fft_macs.append(global_filter_macs(inputs, outputs))
         return fft_macs[-1]
+
+    def deform_rule(inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
+        deform_macs.append(deform_conv_macs(inputs, outputs))
+        return deform_macs[-1]
+
+    hooks: dict[Any, Callable[..., int]] = {torch.ops.aten._fft_r2c: fft_rule}
+    if hasattr(torch.ops.torchvision, "deform_conv2d"):  # registered once torchvision is imported
+        hooks[torch.ops.torchvision.deform_conv2d] = deform_rule
 
     log = io.StringIO()
     # ptflops prints a failed forward pass's traceback (to stdout and stderr) and returns None
@@ -161,7 +184,7 @@ def count_module_flops(
             print_per_layer_stat=False,
             backend="aten",
             ost=log,
-            custom_modules_hooks={torch.ops.aten._fft_r2c: fft_rule},
+            custom_modules_hooks=hooks,
         )
     if macs is None:
         raise RuntimeError(f"ptflops could not count {label} at input {size}: {log.getvalue()}")
@@ -171,7 +194,8 @@ def count_module_flops(
         input_size=size,
         macs=int(macs),
         counter=f"ptflops {library_version('ptflops')}, aten backend"
-        + (" + GFNet's FFT rule" if fft_macs else ""),
+        + (" + GFNet's FFT rule" if fft_macs else "")
+        + (" + the deform_conv2d rule" if deform_macs else ""),
         environment=describe_environment(COUNTING_DEVICE),
     )
 

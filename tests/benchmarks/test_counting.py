@@ -7,6 +7,7 @@ import torch
 from ptflops import get_model_complexity_info
 
 from benchmarks.counting import check_timm_name, count_flops, count_params, count_timm_params
+from benchmarks.records import ModelSpec
 from benchmarks.settings import ThroughputSettings, validate
 from benchmarks.timing import measure_throughput
 from models import create_model
@@ -62,3 +63,12 @@ def test_timm_models_are_counted_without_downloading_and_bad_names_fail_clearly(
     assert record.params == 11_689_512 and record.environment.device == "meta"
     with pytest.raises(ValueError, match=r"has no model 'resnet_18'.*resnet18"):
         check_timm_name("resnet_18")
+
+
+def test_both_cycle_fc_routes_count_the_same_macs():
+    """ptflops cannot see deform_conv2d (the authors' route counted 1.81G of CycleMLP-B1's
+    2.13G); the counting rule charges it as the convolution it is."""
+    shift = count_flops(ModelSpec("cyclemlp_b1", {"cycle_fc": "shift"}))
+    deform = count_flops(ModelSpec("cyclemlp_b1", {"cycle_fc": "deform_conv"}))
+    assert deform.macs == pytest.approx(shift.macs, rel=2e-3)  # biases counted differently
+    assert deform.counter.endswith("+ the deform_conv2d rule") and "rule" not in shift.counter
