@@ -32,7 +32,9 @@ def _ratio_text(ratios: pd.DataFrame) -> str:
         + "Every other family is timed on its authors' operations (its computation note says "
         + "so); these two take another route to the same numbers, and the MLP timing table "
         + "times both (images/s of the zoo's route over the authors', median of the per-round "
-        + "ratios and their interval). On a GPU the ratios may differ.\n\n"
+        + "ratios and their interval where the two were timed in one group; where the sweep "
+        + "put them in two groups, the ratio of their ratios to the reference row, with no "
+        + "interval). On a GPU the ratios may differ.\n\n"
         + shown.to_markdown(index=False, disable_numparse=True)
     )
 

@@ -330,4 +330,3 @@ def test_features_only_and_intermediates(b1):
         torch.testing.assert_close(feature, intermediate)
     for a, b in zip(intermediates[-2:], last_two, strict=True):
         torch.testing.assert_close(a, b)
-
