@@ -174,6 +174,26 @@ def test_on_a_gpu_a_spread_that_straddles_the_claim_is_inconclusive(tmp_path: Pa
     assert lower.verdict == INCONCLUSIVE and "[17.1–32.1]" in lower.measured
 
 
+def _zoo_csv(tmp_path: Path, rows: list[tuple], **columns: object) -> pd.DataFrame:
+    """A zoo CSV of (name, overrides, per-round seconds, ...) rows plus ``columns``, written by
+    pandas and read back as the report reads it (empty overrides come back as NaN)."""
+    frame = pd.DataFrame(
+        {
+            "name": [r[0] for r in rows],
+            "overrides": [r[1] for r in rows],
+            "infer_batch_seconds": [r[2] for r in rows],
+            "device_name": "Test CPU 9000",
+            "device": "cpu",
+            "threads": 2,
+            "precision": "fp32",
+            **columns,
+        }
+    )
+    path = tmp_path / "mlp_zoo_cpu.csv"
+    frame.to_csv(path, index=False)
+    return pd.read_csv(path)
+
+
 def test_a_zoo_csv_read_back_times_every_pair_it_holds(tmp_path: Path) -> None:
     # Rows built without overrides read back with an empty (NaN) overrides cell; the fused
     # DynaMixer rows are not the authors' computation and are left out.
@@ -184,21 +204,8 @@ def test_a_zoo_csv_read_back_times_every_pair_it_holds(tmp_path: Path) -> None:
         ("dynamixer_s", "{'fused': True}", "1.0 1.0"),
         ("dynamixer_l", "{'fused': False}", "14.0 15.0"),
     ]
-    frame = pd.DataFrame(
-        {
-            "name": [r[0] for r in rows],
-            "overrides": [r[1] for r in rows],
-            "infer_batch_seconds": [r[2] for r in rows],
-            "device_name": "Test CPU 9000",
-            "device": "cpu",
-            "threads": 2,
-            "precision": "fp32",
-            "infer_batch_size": 32,
-        }
-    )
-    path = tmp_path / "mlp_zoo_cpu.csv"
-    frame.to_csv(path, index=False)
-    timings = zoo_timings(pd.read_csv(path))
+    # A table written before rows said their group, run and requested batch.
+    timings = zoo_timings(_zoo_csv(tmp_path, rows, infer_batch_size=32))
     assert sorted(timings) == ["dynamixer_l", "dynamixer_s", "vip_l7", "vip_s7"]
     assert timings["dynamixer_s"].seconds == (5.0, 5.0)  # the authors' computation, not fused
     subjects = [c.subject for c in pair_checks(timings, "zoo table")]
@@ -220,24 +227,9 @@ def test_zoo_rows_of_different_groups_or_runs_are_never_compared_round_by_round(
         ("vip_l7", "", "12.0 12.4", 3, "run-b"),
         ("dynamixer_l", "{'fused': False}", "14.0 15.0", 3, "run-a"),
     ]
-    frame = pd.DataFrame(
-        {
-            "name": [r[0] for r in rows],
-            "overrides": [r[1] for r in rows],
-            "infer_batch_seconds": [r[2] for r in rows],
-            "group": [r[3] for r in rows],
-            "run_started": [r[4] for r in rows],
-            "status": "ok",
-            "device_name": "Test CPU 9000",
-            "device": "cpu",
-            "threads": 2,
-            "precision": "fp32",
-            "requested_batch_size": 32,
-        }
-    )
-    path = tmp_path / "mlp_zoo_cpu.csv"
-    frame.to_csv(path, index=False)
-    timings = zoo_timings(pd.read_csv(path))
+    columns = {"group": [r[3] for r in rows], "run_started": [r[4] for r in rows]}
+    frame = _zoo_csv(tmp_path, rows, status="ok", requested_batch_size=32, **columns)
+    timings = zoo_timings(frame)
     assert pair_checks(timings, "zoo table") == []
     assert shared_rounds(timings["resmlp_s24"], timings["dynamixer_s"])  # the reference
     assert not shared_rounds(timings["vip_s7"], timings["dynamixer_s"])
